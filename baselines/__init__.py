@@ -1,0 +1,1 @@
+"""The paper's baselines, each a plugin behind the bench Method interface."""

@@ -1,0 +1,174 @@
+"""The `bench` command line: each command parses flags and calls the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import click
+import typer
+from rich.table import Table
+
+from bench import registry
+from bench.data.base import DataOptions
+from bench.errors import BenchError
+from bench.profiles import PROFILES
+from bench.progress import console
+from bench.tasks import TASK_METRICS, TASKS
+
+app = typer.Typer(help="Benchmark pretrained vision models on galaxy morphology.", no_args_is_help=True)
+data_app = typer.Typer(help="Datasets: fetch the real ones.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+out = typer.echo
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_weights(values: list[str]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        method, sep, path = value.partition("=")
+        if not sep or not method or not path:
+            raise BenchError(
+                f"--weights {value!r} is not METHOD=PATH", "write e.g. --weights resnet18=/data/r18.safetensors"
+            )
+        pairs[method] = path
+    return pairs
+
+
+def _table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+@app.command("list")
+def list_command() -> None:
+    """Show the registered methods, datasets, tasks and profiles."""
+    methods = [registry.method_class(name) for name in registry.method_names()]
+    console.print(_table("Methods", ["name", "variants", "summary"],
+                         [[m.name, ", ".join(m.variants), m.summary] for m in methods]), crop=False)
+    datasets = [registry.dataset_info(name) for name in registry.dataset_names()]
+    console.print(_table("Datasets", ["name", "summary"], [[d.name, d.summary] for d in datasets]), crop=False)
+    console.print(_table("Tasks", ["name", "metrics"], [[t, ", ".join(TASK_METRICS[t])] for t in TASKS]))
+    console.print(_table("Profiles", ["name", "description"], [[p.name, p.description] for p in PROFILES.values()]),
+                  crop=False)
+
+
+@app.command()
+def run(
+    methods: Annotated[str, typer.Option(help="Comma-separated method names, or 'all'.")] = "resnet18",
+    datasets: Annotated[str, typer.Option(help="Datasets, comma-separated (demo:N: N images per class).")] = "demo",
+    tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "classify,retrieve",
+    fractions: Annotated[str, typer.Option(help="Fractions of the training split, e.g. 0.1,1.0.")] = "1.0",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    variants: Annotated[str, typer.Option(help="Method variants (methods without them run their default).")] = "",
+    profile: Annotated[str, typer.Option(help="demo or paper.")] = "demo",
+    init: Annotated[Optional[str], typer.Option(help="pretrained or random (default: the profile's).")] = None,
+    adapt: Annotated[str, typer.Option(help="full fine-tuning, or linear probe on a frozen backbone.")] = "full",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
+    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+    weights: Annotated[list[str], typer.Option(help="METHOD=PATH weights file; repeatable.")] = [],  # noqa: B006
+    weights_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the profile's epochs.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Override the batch size.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Override the learning rate.")] = None,
+) -> None:
+    """Fine-tune and evaluate every cell of a grid; finished cells are skipped."""
+    from bench.grid import expand
+    from bench.provenance import resolve_device
+    from bench.runner import Runner, RunSettings, missing_weights
+
+    if init not in (None, "pretrained", "random"):
+        raise BenchError(f"--init {init!r} is not pretrained or random", "pass --init pretrained or --init random")
+    if adapt not in ("full", "linear"):
+        raise BenchError(f"--adapt {adapt!r} is not full or linear", "pass --adapt full or --adapt linear")
+    overrides = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None}
+    specs = expand(
+        split_list(methods), split_list(datasets), [float(f) for f in split_list(fractions)],
+        [int(s) for s in split_list(seeds)], split_list(variants), profile, init,  # type: ignore[arg-type]
+        adapt, split_list(tasks), overrides,  # type: ignore[arg-type]
+    )
+    settings = RunSettings(
+        results=results,
+        data=DataOptions(data_dir=data_dir, path=data_path),
+        device=resolve_device(device),
+        weights_files=parse_weights(weights),
+        weights_dir=weights_dir,
+    )
+    if errors := missing_weights(specs, settings):
+        for line in errors:
+            console.print(f"[red]error:[/] {line}", soft_wrap=True)
+        raise typer.Exit(2)
+    console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
+    records = Runner(settings).run(specs)
+    console.print(results_table(records), crop=False)
+    if any(r["status"] != "ok" for r in records):
+        raise typer.Exit(1)
+
+
+def results_table(records: list[dict[str, Any]]) -> Table:
+    headers = ["method", "dataset", "variant", "fraction", "seed", "status",
+               "accuracy", "macro_f1", "map@5", "map", "img/s", "seconds"]
+    rows = []
+    for r in records:
+        spec, flat = r["spec"], {k: v for task in r.get("metrics", {}).values() for k, v in task.items()}
+        rows.append([spec["method"], spec["dataset"], spec["variant"], f"{spec['fraction']:g}", str(spec["seed"]),
+                     r["status"], *(f"{flat[m]:.4f}" if m in flat else "" for m in headers[6:10]),
+                     f"{r.get('train_images_per_s', 0):.0f}", f"{r['wall_seconds']:.0f}"])
+    return _table("This run", headers, rows)
+
+
+@app.command()
+def report(
+    results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    out: Annotated[Path, typer.Option(help="Where the markdown goes.")] = Path("reports"),
+) -> None:
+    """Write reports/leaderboard.md from every record in the results directory."""
+    from bench.report import write_report
+
+    if not results.is_dir():
+        raise BenchError(f"results directory {results} does not exist", "run `bench run` first or pass --results DIR")
+    console.print(f"wrote {write_report(results, out)}")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    name: Annotated[str, typer.Argument(help="galaxy10_decals or galaxy_mnist.")],
+    data_dir: Annotated[Optional[Path], typer.Option(envvar="BENCH_DATA_DIR", help="Where to put the files.")] = None,
+) -> None:
+    """Download a dataset's files (needs internet), verifying their checksums."""
+    from bench.data.fetch import fetch
+
+    target = data_dir or Path.home() / "galaxy-bench-data"
+    for path in fetch(name, target):
+        console.print(f"have {path}")
+    if data_dir is None:
+        console.print(f"set BENCH_DATA_DIR={target} so that `bench run` finds it")
+
+
+def main() -> None:
+    """Entry point: user-facing errors become one red line and exit code 2."""
+    try:
+        result = app(standalone_mode=False)
+    except BenchError as error:
+        console.print(f"[red]error:[/] {error}", soft_wrap=True)
+        sys.exit(2)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

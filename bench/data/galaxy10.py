@@ -1,0 +1,40 @@
+"""Galaxy10 DECaLS: 17,736 colour 256x256 galaxy images in 10 morphology classes (Leung & Bovy)."""
+
+from __future__ import annotations
+
+from bench.data.base import DataOptions, DatasetInfo, DatasetSplits, GalaxyData
+from bench.data.hdf5 import data_location, find_file, open_labelled_h5
+from bench.data.splits import split_dataset
+
+NAME = "galaxy10_decals"
+TITLE = "Galaxy10 DECaLS"
+FILE_NAME = "Galaxy10_DECals.h5"
+IMAGE_KEY = "images"
+LABEL_KEY = "ans"
+FETCH_HINT = f"bench data fetch {NAME}"
+VAL_FRACTION = 0.1
+TEST_FRACTION = 0.1
+
+CLASS_NAMES = (
+    "Disturbed",
+    "Merging",
+    "Round Smooth",
+    "In-between Round Smooth",
+    "Cigar Shaped Smooth",
+    "Barred Spiral",
+    "Unbarred Tight Spiral",
+    "Unbarred Loose Spiral",
+    "Edge-on without Bulge",
+    "Edge-on with Bulge",
+)
+
+
+def load(options: DataOptions) -> DatasetSplits:
+    """Galaxy10 DECaLS with a fixed stratified 80/10/10 split drawn from ``options.split_seed``."""
+    path = find_file(data_location(options, TITLE, FETCH_HINT), (FILE_NAME,), TITLE, FETCH_HINT)
+    source, labels = open_labelled_h5(path, IMAGE_KEY, LABEL_KEY, len(CLASS_NAMES), TITLE, FETCH_HINT)
+    data = GalaxyData(source, labels, CLASS_NAMES, NAME)
+    return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed)
+
+
+DATASET = DatasetInfo(NAME, f"{TITLE}: 17,736 galaxies, 256 px, 10 classes", load, fetchable=True)

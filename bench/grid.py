@@ -1,0 +1,50 @@
+"""Grids: the cross product of methods, datasets, fractions, seeds and variants, as RunSpecs."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from bench import registry
+from bench.errors import BenchError
+from bench.method import Adapt
+from bench.profiles import Init, get_profile
+from bench.spec import ALL_TASKS, RunSpec
+
+
+def method_variants(method: str, requested: Sequence[str]) -> list[str]:
+    """The requested variants this method has, or its default when none was requested."""
+    declared = registry.method_class(method).variants
+    if not requested:
+        return [declared[0]]
+    return [v for v in requested if v in declared] or [declared[0]]
+
+
+def expand(
+    methods: Sequence[str],
+    datasets: Sequence[str],
+    fractions: Sequence[float] = (1.0,),
+    seeds: Sequence[int] = (0,),
+    variants: Sequence[str] = (),
+    profile: str = "demo",
+    init: Init | None = None,
+    adapt: Adapt = "full",
+    tasks: Sequence[str] = ALL_TASKS,
+    overrides: dict[str, Any] | None = None,
+) -> list[RunSpec]:
+    """Every cell of the grid. ``methods`` may be ["all"]; ``init`` defaults to the profile's."""
+    names = registry.method_names() if list(methods) == ["all"] else list(methods)
+    for name in names:
+        registry.method_class(name)  # unknown names fail here, before anything runs
+    known_variants = {v for name in names for v in registry.method_class(name).variants}
+    if unknown := sorted(set(variants) - known_variants):
+        raise BenchError(f"no selected method has variant(s) {unknown}", f"choose from {sorted(known_variants)}")
+    start = init or get_profile(profile).default_init
+    frozen = tuple(sorted((overrides or {}).items()))
+    return [
+        RunSpec(method, dataset, fraction, seed, variant, profile, start, adapt, tuple(tasks), frozen)
+        for method, dataset in itertools.product(names, datasets)
+        for variant in method_variants(method, variants)
+        for fraction, seed in itertools.product(fractions, seeds)
+    ]

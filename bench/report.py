@@ -1,0 +1,96 @@
+"""Records -> mean ± std tables -> reports/leaderboard.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.store import ResultStore, records_frame
+from bench.tasks import TASK_METRICS
+
+ROW_KEYS = ["method", "variant", "adapt", "init", "profile", "overrides"]
+TASK_TITLES = {"classify": "Classification", "retrieve": "Similarity retrieval"}
+METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1", "map@5": "mAP@5", "map": "mAP"}
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def format_cell(mean: float, std: float, n: int) -> str:
+    """'mean ± std (n)'; the std of a single seed is shown as '–' rather than a made-up 0."""
+    spread = f"{std:.4f}" if n > 1 else "–"
+    return f"{mean:.4f} ± {spread} ({n})"
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sample std and seed count per (row keys, dataset, task, metric, fraction)."""
+    keys = [*ROW_KEYS, "dataset", "task", "metric", "fraction"]
+    return frame.groupby(keys, dropna=False)["value"].agg(["mean", "std", "count"]).reset_index()
+
+
+def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
+    """One table: rows = method settings, columns = metric (x fraction when there are several)."""
+    part = summary[(summary.task == task) & (summary.dataset == dataset)]
+    if part.empty:
+        return None
+    fractions = sorted(part.fraction.unique(), reverse=True)
+    columns = [(m, f) for m in TASK_METRICS[task] for f in fractions]
+    headers = ["Method", "Variant", "Adapt", "Init", "Profile"]
+    headers += [METRIC_TITLES[m] + ("" if len(fractions) == 1 else f" @ {f:g}") for m, f in columns]
+    cells = {(*(row[k] for k in ROW_KEYS), row["metric"], row["fraction"]): row for _, row in part.iterrows()}
+    rows = []
+    for settings in sorted({key[: len(ROW_KEYS)] for key in cells}):
+        method, variant, adapt, init, profile, overrides = settings
+        label = method if overrides == "{}" else f"{method} {overrides}"
+        row = [label, variant, adapt, init, profile]
+        for metric, fraction in columns:
+            found = cells.get((*settings, metric, fraction))
+            row.append(format_cell(found["mean"], found["std"], int(found["count"])) if found is not None else "")
+        rows.append(row)
+    return markdown_table(headers, rows)
+
+
+def failures_table(records: list[dict[str, Any]]) -> str | None:
+    failed = [r for r in records if r.get("status") != "ok"]
+    if not failed:
+        return None
+    rows = [[r["spec"]["method"], r["spec"]["dataset"], r["run_id"], str(r.get("error", "")).replace("|", "/")]
+            for r in failed]
+    return markdown_table(["Method", "Dataset", "Run", "Error"], rows)
+
+
+def leaderboard_markdown(records: list[dict[str, Any]]) -> str:
+    """The whole leaderboard page for ``records``."""
+    lines = ["# galaxy-bench leaderboard", ""]
+    ok = [r for r in records if r.get("status") == "ok"]
+    lines.append(
+        f"{len(ok)} finished runs, {len(records) - len(ok)} failed. Cells are mean ± sample std over seeds "
+        "(n seeds in brackets); a blank cell is a run that does not exist. `Init random` means no pretrained "
+        "weights were used."
+    )
+    frame = records_frame(ok)
+    if not frame.empty:
+        summary = summarise(frame)
+        protocols = {r["spec"]["dataset"]: r["data"]["protocol"] for r in ok}
+        for dataset in sorted(summary.dataset.unique()):
+            for task in TASK_METRICS:
+                table = task_table(summary, task, dataset)
+                if table:
+                    lines += ["", f"## {TASK_TITLES[task]}: {dataset}", "", f"Split: {protocols[dataset]}.", "", table]
+    if failures := failures_table(records):
+        lines += ["", "## Failed runs", "", failures]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results: Path, out_dir: Path) -> Path:
+    records = list(ResultStore(results).records())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "leaderboard.md"
+    path.write_text(leaderboard_markdown(records))
+    return path

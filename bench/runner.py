@@ -1,0 +1,177 @@
+"""Execute RunSpecs: skip finished ones, record every outcome, never lose a finished record."""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench import provenance, registry
+from bench.data.base import DataOptions, DatasetSplits
+from bench.data.splits import nested_fraction
+from bench.errors import BenchError
+from bench.method import BuildContext, FinetuneConfig, Method
+from bench.profiles import get_profile
+from bench.progress import console, progress_bar
+from bench.spec import RunSpec
+from bench.store import ResultStore
+from bench.tasks import TASKS
+
+
+@dataclass
+class RunSettings:
+    """What a grid shares: where results and data live, the device, explicit weight files."""
+
+    results: Path
+    data: DataOptions = field(default_factory=DataOptions)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    weights_files: dict[str, str] = field(default_factory=dict)  # method -> file (--weights m=path)
+    weights_dir: str | None = None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def finetune_config(method: Method, spec: RunSpec) -> FinetuneConfig:
+    """The method's defaults for the profile, with the spec's seed, adaptation and overrides."""
+    allowed = {f.name for f in fields(FinetuneConfig)}
+    unknown = sorted(set(dict(spec.overrides)) - allowed)
+    if unknown:
+        raise BenchError(f"unknown training settings {unknown}", f"use FinetuneConfig fields: {sorted(allowed)}")
+    base = method.default_config(get_profile(spec.profile))
+    return replace(base, seed=spec.seed, adapt=spec.adapt, **dict(spec.overrides))
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a failure; the fix where we know it."""
+    if isinstance(error, BenchError):
+        return str(error)
+    if isinstance(error, torch.OutOfMemoryError):
+        return "out of memory. Fix: lower --batch-size, or use a smaller --profile"
+    return f"{type(error).__name__}: {error}"
+
+
+class Runner:
+    """Runs specs one after another into a ResultStore, loading each dataset once."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.store = ResultStore(settings.results)
+        self._datasets: dict[str, DatasetSplits | BenchError] = {}
+
+    def dataset(self, name: str) -> DatasetSplits:
+        if name not in self._datasets:
+            try:
+                self._datasets[name] = registry.load_dataset(name, self.settings.data)
+            except BenchError as error:
+                self._datasets[name] = error
+        loaded = self._datasets[name]
+        if isinstance(loaded, BenchError):
+            raise loaded
+        return loaded
+
+    def run(self, specs: list[RunSpec]) -> list[dict[str, Any]]:
+        """Run every spec not already done; returns the records of this call's runs."""
+        todo = [spec for spec in specs if not self.store.is_done(spec)]
+        if skipped := len(specs) - len(todo):
+            console.print(f"{skipped} of {len(specs)} runs already done in {self.store.root}: skipped")
+        records = []
+        with progress_bar(transient=False) as bar:
+            grid = bar.add_task("grid", total=len(todo), status="")
+            for spec in todo:
+                bar.update(grid, status=f"{spec.method} {spec.dataset} f={spec.fraction:g} seed={spec.seed}")
+                record = self.run_one(spec)
+                self.store.write(spec, record)
+                records.append(record)
+                if record["status"] != "ok":
+                    console.print(f"[red]failed[/] {spec.method} {spec.dataset} {spec.run_id}: {record['error']}")
+                bar.advance(grid)
+        return records
+
+    def run_one(self, spec: RunSpec) -> dict[str, Any]:
+        """Train and evaluate one spec; any failure becomes a failed record instead of an exception."""
+        device = self.settings.device
+        record: dict[str, Any] = {
+            "run_id": spec.run_id,
+            "spec": spec.to_dict(),
+            "started_at": datetime.now(UTC).isoformat(),
+            "environment": provenance.environment(device),
+        }
+        started = time.perf_counter()
+        provenance.reset_peak_memory(device)
+        try:
+            record.update(self._train_and_evaluate(spec))
+            record.update(status="ok", error=None)
+        except Exception as error:  # a grid goes on past one failed cell; the record keeps the reason
+            record.update(status="failed", error=describe_error(error), traceback=traceback.format_exc())
+        record["wall_seconds"] = time.perf_counter() - started
+        record["finished_at"] = datetime.now(UTC).isoformat()
+        record.update(provenance.peak_memory(device))
+        return record
+
+    def _train_and_evaluate(self, spec: RunSpec) -> dict[str, Any]:
+        splits = self.dataset(spec.dataset)
+        method = registry.create_method(spec.method)
+        if spec.variant not in method.variants:
+            raise BenchError(
+                f"{spec.method} has no variant {spec.variant!r}", f"use one of {', '.join(method.variants)}"
+            )
+        unknown_tasks = sorted(set(spec.tasks) - set(TASKS))
+        if unknown_tasks:
+            raise BenchError(f"unknown tasks {unknown_tasks}", f"use some of {', '.join(TASKS)}")
+        cfg = finetune_config(method, spec)
+        seed_everything(spec.seed)
+        context = BuildContext(
+            class_names=splits.class_names,
+            profile=get_profile(spec.profile),
+            init=spec.init,
+            device=self.settings.device,
+            variant=spec.variant,
+            weights_file=self.settings.weights_files.get(spec.method),
+            weights_dir=self.settings.weights_dir,
+        )
+        weights = method.build(context)
+        train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
+        fit = method.finetune(train, splits.val, cfg)
+        metrics = {task: TASKS[task](method, splits.test) for task in spec.tasks}
+        return {
+            "metrics": metrics,
+            "weights": weights.to_dict(),
+            "config": cfg.to_dict(),
+            "fit": fit.to_dict(),
+            "train_images_per_s": fit.train_images_per_s,
+            "data": {
+                "protocol": splits.protocol,
+                "train": len(train),
+                "train_full": len(splits.train),
+                "val": len(splits.val),
+                "test": len(splits.test),
+                "class_names": list(splits.class_names),
+            },
+        }
+
+
+def missing_weights(specs: list[RunSpec], settings: RunSettings) -> list[str]:
+    """One error line per (method, profile) whose pretrained weights cannot be found: checked
+    before any training starts, so a grid never dies hours in for a missing file."""
+    from bench.weights import for_run
+
+    errors = []
+    for method_name, profile_name in sorted({(s.method, s.profile) for s in specs if s.init == "pretrained"}):
+        try:
+            method = registry.create_method(method_name)
+            spec = method.weights_spec(get_profile(profile_name))
+            for_run(method_name, spec, "pretrained", settings.weights_files.get(method_name), settings.weights_dir)
+        except BenchError as error:
+            errors.append(str(error))
+    return errors

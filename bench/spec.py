@@ -1,0 +1,59 @@
+"""RunSpec: everything that decides the outcome of one fine-tune and its evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.method import Adapt
+from bench.profiles import Init
+
+ALL_TASKS = ("classify", "retrieve")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of a grid: a model trained once, then evaluated on every task in ``tasks``.
+
+    ``overrides`` are FinetuneConfig fields the user set by hand (e.g. epochs); they are part
+    of the run's identity, so a run with other settings never masquerades as the default.
+    """
+
+    method: str
+    dataset: str
+    fraction: float = 1.0
+    seed: int = 0
+    variant: str = "default"
+    profile: str = "demo"
+    init: Init = "random"
+    adapt: Adapt = "full"
+    tasks: tuple[str, ...] = ALL_TASKS
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide the trained model (every field but ``tasks``)."""
+        fields = asdict(self)
+        fields.pop("tasks")
+        fields["overrides"] = dict(self.overrides)
+        return fields
+
+    @property
+    def run_id(self) -> str:
+        """A readable file name, unique per identity."""
+        name = f"{self.profile}-{self.variant}-{self.adapt}-{self.init}-f{self.fraction:g}-s{self.seed}"
+        if self.overrides:
+            digest = hashlib.sha1(json.dumps(dict(self.overrides), sort_keys=True).encode()).hexdigest()[:8]
+            name += f"-{digest}"
+        return name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.identity(), "tasks": list(self.tasks)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        fields = dict(data)
+        fields["tasks"] = tuple(fields.get("tasks", ALL_TASKS))
+        fields["overrides"] = tuple(sorted(fields.get("overrides", {}).items()))
+        return cls(**fields)

@@ -1,0 +1,1 @@
+"""New adaptation methods benchmarked against the baselines (GalaxAlign lives here)."""

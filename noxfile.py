@@ -1,0 +1,33 @@
+"""Sessions CI runs (tests, lint, typecheck) and the ones people run by hand (demo, perf)."""
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The CPU test suite (tiny models, synthetic data, no downloads)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs, env={"BENCH_NO_PROGRESS": "1"})
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "bench", "baselines", "methods", "tests", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy", "bench")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Every method on the bundled synthetic galaxies, then the leaderboard in reports/."""
+    session.install("-e", ".")
+    session.run("bench", "run", "--methods", "all", "--profile", "demo")
+    session.run("bench", "report")

@@ -1,0 +1,36 @@
+"""Shared fixtures: small synthetic data and settings that keep every test on the CPU and offline."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("BENCH_NO_PROGRESS", "1")
+# Hugging Face reads its cache location once, at import: point it at an empty folder first.
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="bench-tests-hf-")
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the user's weights or data folders."""
+    monkeypatch.delenv("BENCH_WEIGHTS_DIR", raising=False)
+    monkeypatch.delenv("BENCH_DATA_DIR", raising=False)
+
+
+@pytest.fixture
+def plugin_methods(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``tests/plugins.py`` an installed distribution with ``bench.methods`` entry points,
+    the way a third-party package adds methods."""
+    root = tmp_path_factory.mktemp("site")
+    dist = root / "fake_bench_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-bench-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[bench.methods]\ntiny-convnet = plugins:TinyConvNet\nexploding-net = plugins:ExplodingNet\n"
+    )
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))

@@ -1,0 +1,46 @@
+"""A third-party method package, as another project would write one (used through a dist-info on sys.path)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bench.classifier import BackboneClassifier
+from bench.method import BuildContext, FinetuneConfig
+from bench.preprocess import Preprocessing
+from bench.profiles import Profile
+from bench.weights import ResolvedWeights, WeightsSpec
+
+
+class TinyConvNet(BackboneClassifier):
+    name = "tiny-convnet"
+    summary = "a two-layer CNN from a plugin package"
+
+    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+        return None
+
+    def default_config(self, profile: Profile) -> FinetuneConfig:
+        return FinetuneConfig(epochs=1, batch_size=32, lr=1e-3, weight_decay=0.0)
+
+    def create_backbone(self, ctx: BuildContext, weights: ResolvedWeights) -> tuple[nn.Module, int, Preprocessing]:
+        backbone = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2), nn.ReLU(), nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        return backbone, 16, Preprocessing(image_size=32)
+
+
+class ExplodingNet(TinyConvNet):
+    """Its outputs become NaN: the training loop must stop with a clear error."""
+
+    name = "exploding-net"
+    summary = "produces NaN logits"
+
+    def create_backbone(self, ctx: BuildContext, weights: ResolvedWeights) -> tuple[nn.Module, int, Preprocessing]:
+        backbone, size, prep = super().create_backbone(ctx, weights)
+        return nn.Sequential(backbone, _TimesNaN()), size, prep
+
+
+class _TimesNaN(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * float("nan")

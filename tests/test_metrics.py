@@ -1,0 +1,310 @@
+"""Metrics against scikit-learn and against plain-Python references that follow the docstrings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+import torch
+import torch.nn.functional as F
+
+from bench.metrics import accuracy, confusion_matrix, macro_f1, retrieval_map
+
+# ---------------------------------------------------------------- classification
+
+
+def _label_cases() -> list[tuple[str, np.ndarray, np.ndarray, int]]:
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 5, 200)
+    noisy = np.where(rng.random(200) < 0.6, true, rng.integers(0, 5, 200))
+    return [
+        ("random", true, rng.integers(0, 5, 200), 5),
+        ("mostly_right", true, noisy, 5),
+        ("class_absent_everywhere", np.array([0, 1, 3, 3, 0]), np.array([0, 3, 3, 1, 1]), 5),
+        ("class_only_predicted", np.array([0, 0, 1, 1]), np.array([0, 2, 1, 1]), 3),
+        ("class_only_true", np.array([0, 2, 1, 1]), np.array([0, 0, 1, 1]), 3),
+        ("all_one_prediction", true, np.full(200, 2), 5),
+        ("single_sample_right", np.array([1]), np.array([1]), 3),
+        ("single_sample_wrong", np.array([1]), np.array([2]), 3),
+        ("perfect", true, true.copy(), 5),
+    ]
+
+
+LABEL_CASES = _label_cases()
+LABEL_IDS = [case[0] for case in LABEL_CASES]
+
+
+@pytest.mark.parametrize(("name", "y_true", "y_pred", "num_classes"), LABEL_CASES, ids=LABEL_IDS)
+def test_accuracy_matches_sklearn(name, y_true, y_pred, num_classes):
+    expected = skm.accuracy_score(y_true, y_pred)
+    assert accuracy(y_true, y_pred) == pytest.approx(expected, abs=1e-12)
+    assert accuracy(torch.from_numpy(y_true), torch.from_numpy(y_pred)) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(("name", "y_true", "y_pred", "num_classes"), LABEL_CASES, ids=LABEL_IDS)
+def test_macro_f1_matches_sklearn(name, y_true, y_pred, num_classes):
+    fixed = skm.f1_score(y_true, y_pred, average="macro", labels=range(num_classes), zero_division=0)
+    observed = skm.f1_score(y_true, y_pred, average="macro", zero_division=0)
+    assert macro_f1(y_true, y_pred, num_classes) == pytest.approx(fixed, abs=1e-12)
+    assert macro_f1(torch.from_numpy(y_true), torch.from_numpy(y_pred), num_classes) == pytest.approx(
+        fixed, abs=1e-12
+    )
+    assert macro_f1(y_true, y_pred) == pytest.approx(observed, abs=1e-12)
+
+
+def test_macro_f1_counts_an_absent_class_as_zero():
+    y = np.array([0, 1, 0, 1])
+    assert macro_f1(y, y, num_classes=2) == 1.0
+    assert macro_f1(y, y, num_classes=4) == 0.5
+
+
+def test_macro_f1_without_num_classes_uses_observed_labels():
+    assert macro_f1(np.array([3, 7, 7]), np.array([3, 7, 3])) == pytest.approx(
+        skm.f1_score([3, 7, 7], [3, 7, 3], average="macro", zero_division=0)
+    )
+
+
+@pytest.mark.parametrize(("name", "y_true", "y_pred", "num_classes"), LABEL_CASES, ids=LABEL_IDS)
+def test_confusion_matrix_matches_sklearn(name, y_true, y_pred, num_classes):
+    expected = skm.confusion_matrix(y_true, y_pred, labels=range(num_classes))
+    result = confusion_matrix(torch.from_numpy(y_true), y_pred, num_classes)
+    assert result.dtype == np.int64
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_confusion_matrix_rows_are_true_classes():
+    result = confusion_matrix(np.array([0, 0, 0]), np.array([1, 1, 2]), 3)
+    np.testing.assert_array_equal(result, [[0, 2, 1], [0, 0, 0], [0, 0, 0]])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: accuracy(np.array([0, 1]), np.array([0])), "differ in length"),
+        (lambda: accuracy(np.array([], dtype=int), np.array([], dtype=int)), "empty"),
+        (lambda: accuracy(np.zeros((2, 2)), np.zeros((2, 2))), "1-D"),
+        (lambda: macro_f1(np.array([0, 3]), np.array([0, 1]), num_classes=3), "outside"),
+        (lambda: confusion_matrix(np.array([0, -1]), np.array([0, 1]), 2), "outside"),
+        (lambda: confusion_matrix(np.array([0.0, 1.0]), np.array([0, 1]), 2), "integer"),
+        (lambda: confusion_matrix(np.array([0]), np.array([0]), 0), "at least 1"),
+    ],
+)
+def test_classification_input_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ---------------------------------------------------------------- retrieval
+
+
+def _scores(embeddings: torch.Tensor) -> np.ndarray:
+    """Similarities computed as the function does: normalised float32 embeddings, one matmul."""
+    normed = F.normalize(embeddings.float(), dim=1)
+    return (normed @ normed.T).numpy()
+
+
+def sklearn_map(embeddings: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
+    scores, labels_np = _scores(embeddings), labels.numpy()
+    n = len(labels_np)
+    aps = []
+    for q in range(n):
+        others = np.arange(n) != q
+        relevance = labels_np[others] == labels_np[q]
+        if relevance.any():
+            aps.append(skm.average_precision_score(relevance, scores[q, others]))
+    return float(np.mean(aps)), len(aps)
+
+
+def _tie_precision(row: list[float], others: list[int], relevant: set[int], j: int) -> float:
+    """#relevant items with score >= s_j over #items with score >= s_j."""
+    at_least = [i for i in others if row[i] >= row[j]]
+    return sum(i in relevant for i in at_least) / len(at_least)
+
+
+def brute_force_map(embeddings: torch.Tensor, labels: torch.Tensor, ks: list[int | None]) -> dict[str, float]:
+    """The docstring definitions, literally: stable ranking, counted tie-group precision, 1 / min(k, R)."""
+    scores = _scores(embeddings).tolist()
+    labels_list = labels.tolist()
+    n = len(labels_list)
+    sums = dict.fromkeys(ks, 0.0)
+    count = 0
+    for q in range(n):
+        others = [j for j in range(n) if j != q]
+        relevant = {j for j in others if labels_list[j] == labels_list[q]}
+        if not relevant:
+            continue
+        count += 1
+        ranked = [j for _, j in sorted((-scores[q][j], j) for j in others)]
+        for k in ks:
+            top = ranked if k is None else ranked[:k]
+            denominator = len(relevant) if k is None else min(k, len(relevant))
+            gains = [_tie_precision(scores[q], others, relevant, j) for j in top if j in relevant]
+            sums[k] += sum(gains) / denominator
+    result = {("map" if k is None else f"map@{k}"): total / count for k, total in sums.items()}
+    result["queries"] = float(count)
+    return result
+
+
+def _random(n: int, dim: int, num_classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(n, dim, generator=generator)
+    return embeddings, torch.randint(0, num_classes, (n,), generator=generator)
+
+
+def _tied(n: int, num_patterns: int, num_classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows drawn from a few +-1 vectors of length 16: norm 4, so every score is exact and ties are real."""
+    generator = torch.Generator().manual_seed(seed)
+    patterns = torch.randint(0, 2, (num_patterns, 16), generator=generator).float() * 2 - 1
+    rows = torch.randint(0, num_patterns, (n,), generator=generator)
+    return patterns[rows], torch.randint(0, num_classes, (n,), generator=generator)
+
+
+def _one_hot(n: int, dim: int, num_classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = F.one_hot(torch.randint(0, dim, (n,), generator=generator), dim).float()
+    return embeddings, torch.randint(0, num_classes, (n,), generator=generator)
+
+
+def _singleton_class(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class 9 has one member, so its query has no relevant item and must be left out."""
+    embeddings, labels = _tied(n, 4, 3, seed)
+    labels[5] = 9
+    return embeddings, labels
+
+
+RETRIEVAL_CASES = {
+    "random": lambda: _random(50, 8, 4, 0),
+    "random_many_classes": lambda: _random(45, 3, 12, 1),
+    "ties_few_patterns": lambda: _tied(48, 3, 3, 2),
+    "ties_many_patterns": lambda: _tied(40, 8, 2, 3),
+    "one_hot": lambda: _one_hot(40, 5, 3, 4),
+    "singleton_class": lambda: _singleton_class(30, 5),
+    "two_items": lambda: (torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([4, 4])),
+}
+
+
+@pytest.mark.parametrize("case", RETRIEVAL_CASES)
+def test_full_map_matches_sklearn(case):
+    embeddings, labels = RETRIEVAL_CASES[case]()
+    expected, queries = sklearn_map(embeddings, labels)
+    result = retrieval_map(embeddings, labels, ks=(None,), chunk_size=len(labels))
+    assert result["map"] == pytest.approx(expected, abs=1e-12)
+    assert result["queries"] == queries
+
+
+@pytest.mark.parametrize("case", RETRIEVAL_CASES)
+@pytest.mark.parametrize("chunk_size", [1, 7, 1024])
+def test_map_and_map_at_k_match_brute_force(case, chunk_size):
+    embeddings, labels = RETRIEVAL_CASES[case]()
+    n = len(labels)
+    ks = [*sorted({1, 2, 3, 5, 10, max(n - 2, 1), n - 1, n + 5}), None]
+    expected = brute_force_map(embeddings, labels, ks)
+    result = retrieval_map(embeddings, labels, ks=ks, chunk_size=chunk_size)
+    assert result.keys() == expected.keys()
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, abs=1e-12), key
+
+
+def test_hand_computed_example():
+    # Query 0 ranks 1 (relevant) and 2 (not) tied at score 1, then 3 (relevant) and 4 (not) tied at
+    # score 0: both relevant items get precision 1/2 and 2/4, so AP = 0.5, AP@1 = 0.5, AP@2 = 0.25.
+    embeddings = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    labels = torch.tensor([0, 0, 1, 0, 1])
+    result = retrieval_map(embeddings, labels, ks=(1, 2, None))
+    assert result == pytest.approx({"map@1": 0.2, "map@2": 0.15, "map": 0.4, "queries": 5.0}, abs=1e-12)
+
+
+def test_ties_straddling_k_are_cut_by_index():
+    # All scores tie, so every relevant item has precision R / 4 and the top k are the k lowest
+    # other indices. Per query (0..4): AP = 1/4, 1/4, 1/2, 1/2, 1/2; AP@2 = 0, 1/4, 1/4, 1/4, 1/4
+    # (query 0's only relevant item, 3, is cut; query 3's, 0, is not); AP@3 = 1/4, 1/4, 1/4, 1/4, 1/2.
+    embeddings = torch.ones(5, 2)
+    labels = torch.tensor([0, 1, 1, 0, 1])
+    result = retrieval_map(embeddings, labels, ks=(2, 3, None))
+    assert result == pytest.approx({"map@2": 0.2, "map@3": 0.3, "map": 0.4, "queries": 5.0}, abs=1e-12)
+
+
+@pytest.mark.parametrize("case", ["random", "ties_few_patterns", "singleton_class"])
+def test_result_does_not_depend_on_chunk_size(case):
+    embeddings, labels = RETRIEVAL_CASES[case]()
+    results = [retrieval_map(embeddings, labels, ks=(1, 4, None), chunk_size=c) for c in (1, 3, 11, 1000)]
+    for other in results[1:]:
+        assert other == pytest.approx(results[0], abs=1e-9)
+
+
+def test_k_at_least_n_minus_one_equals_full_map():
+    embeddings, labels = RETRIEVAL_CASES["ties_few_patterns"]()
+    n = len(labels)
+    result = retrieval_map(embeddings, labels, ks=(n - 1, n, 10 * n, None))
+    assert result[f"map@{n - 1}"] == result[f"map@{n}"] == result[f"map@{10 * n}"] == result["map"]
+
+
+def test_k_above_relevant_count_divides_by_relevant_count():
+    # Every query has exactly one relevant item, ranked first: AP@k = 1 for every k, not 1 / k.
+    embeddings = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    result = retrieval_map(embeddings, labels, ks=(1, 2, 3, None))
+    assert result == pytest.approx({"map@1": 1.0, "map@2": 1.0, "map@3": 1.0, "map": 1.0, "queries": 4.0})
+
+
+def test_unnormalised_input_is_normalised():
+    embeddings, labels = RETRIEVAL_CASES["random"]()
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    scales = torch.logspace(-3, 3, len(labels))[order]
+    scaled = embeddings * scales[:, None]
+    result = retrieval_map(scaled, labels, ks=(3, None), chunk_size=len(labels))
+    assert result["map"] == pytest.approx(sklearn_map(scaled, labels)[0], abs=1e-12)
+    assert result == pytest.approx(retrieval_map(embeddings, labels, ks=(3, None)), abs=1e-9)
+    # Powers of two rescale exactly, so with exact ties the results must be identical.
+    tied, tied_labels = RETRIEVAL_CASES["ties_few_patterns"]()
+    powers = 2.0 ** torch.randint(-8, 8, (len(tied_labels),), generator=torch.Generator().manual_seed(1))
+    assert retrieval_map(tied * powers[:, None], tied_labels) == retrieval_map(tied, tied_labels)
+
+
+def test_default_keys_and_float64_inputs():
+    embeddings, labels = RETRIEVAL_CASES["random"]()
+    result = retrieval_map(embeddings.double(), labels)
+    assert list(result) == ["map@5", "map", "queries"]
+    assert result == pytest.approx(brute_force_map(embeddings, labels, [5, None]), abs=1e-12)
+
+
+def test_repeated_k_and_embeddings_requiring_grad():
+    embeddings, labels = RETRIEVAL_CASES["ties_few_patterns"]()
+    expected = retrieval_map(embeddings, labels, ks=(3,))
+    assert retrieval_map(embeddings.requires_grad_(), labels.numpy(), ks=(3, 3)) == expected
+
+
+def test_map_is_one_for_perfectly_separated_classes():
+    embeddings = torch.tensor([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 4)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    assert retrieval_map(embeddings, labels, ks=(1, 5, None)) == {
+        "map@1": 1.0,
+        "map@5": 1.0,
+        "map": 1.0,
+        "queries": 7.0,
+    }
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    embeddings, labels = RETRIEVAL_CASES["ties_few_patterns"]()
+    cpu = retrieval_map(embeddings, labels, ks=(1, 5, None), chunk_size=7)
+    cuda = retrieval_map(embeddings.cuda(), labels.cuda(), ks=(1, 5, None), chunk_size=7)
+    assert cuda == pytest.approx(cpu, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "labels", "kwargs", "message"),
+    [
+        (torch.eye(3), torch.tensor([0, 1, 2]), {}, "no query has another embedding of its class"),
+        (torch.ones(1, 3), torch.tensor([0]), {}, "at least two embeddings"),
+        (torch.ones(3), torch.tensor([0, 0, 0]), {}, "2-D"),
+        (torch.ones(3, 2), torch.tensor([0, 0]), {}, "labels must have shape"),
+        (torch.tensor([[1.0, float("nan")], [1.0, 0.0]]), torch.tensor([0, 0]), {}, "NaN"),
+        (torch.ones(3, 2), torch.tensor([0, 0, 0]), {"ks": (0,)}, "positive"),
+        (torch.ones(3, 2), torch.tensor([0, 0, 0]), {"chunk_size": 0}, "chunk_size"),
+    ],
+)
+def test_retrieval_input_errors(embeddings, labels, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        retrieval_map(embeddings, labels, **kwargs)
