@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import click
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from bench import registry
@@ -20,7 +21,8 @@ from bench.tasks import TASK_METRICS, TASKS
 app = typer.Typer(help="Benchmark pretrained vision models on galaxy morphology.", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets: fetch the real ones.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-out = typer.echo
+# Tables go to stdout, full width even when piped to a file; progress and errors go to stderr.
+stdout = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def split_list(value: str) -> list[str]:
@@ -52,13 +54,13 @@ def _table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
 def list_command() -> None:
     """Show the registered methods, datasets, tasks and profiles."""
     methods = [registry.method_class(name) for name in registry.method_names()]
-    console.print(_table("Methods", ["name", "variants", "summary"],
-                         [[m.name, ", ".join(m.variants), m.summary] for m in methods]), crop=False)
+    rows = [[m.name, ", ".join(m.variants), m.summary] for m in methods]
+    stdout.print(_table("Methods", ["name", "variants", "summary"], rows))
     datasets = [registry.dataset_info(name) for name in registry.dataset_names()]
-    console.print(_table("Datasets", ["name", "summary"], [[d.name, d.summary] for d in datasets]), crop=False)
-    console.print(_table("Tasks", ["name", "metrics"], [[t, ", ".join(TASK_METRICS[t])] for t in TASKS]))
-    console.print(_table("Profiles", ["name", "description"], [[p.name, p.description] for p in PROFILES.values()]),
-                  crop=False)
+    stdout.print(_table("Datasets", ["name", "summary"], [[d.name, d.summary] for d in datasets]))
+    stdout.print(_table("Tasks", ["name", "metrics"], [[t, ", ".join(TASK_METRICS[t])] for t in TASKS]))
+    profiles = [[p.name, p.description] for p in PROFILES.values()]
+    stdout.print(_table("Profiles", ["name", "description"], profiles))
 
 
 @app.command()
@@ -110,7 +112,7 @@ def run(
         raise typer.Exit(2)
     console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
     records = Runner(settings).run(specs)
-    console.print(results_table(records), crop=False)
+    stdout.print(results_table(records))
     if any(r["status"] != "ok" for r in records):
         raise typer.Exit(1)
 

@@ -32,7 +32,7 @@ PROFILES: dict[str, Profile] = {
         image_size=64,
         model_scale="tiny",
         default_init="random",
-        epochs=6,
+        epochs=8,
         patience=3,
         batch_size=64,
     ),

@@ -100,11 +100,10 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
     return factor
 
 
-def _check_finite(terms: LossTerms, epoch: int, step: int) -> None:
-    value = terms["loss"].detach()
-    if not torch.isfinite(value):
+def _check_finite(means: dict[str, float], epoch: int) -> None:
+    if not math.isfinite(means["loss"]):
         raise BenchError(
-            f"training loss became {value.item()} at epoch {epoch} step {step}",
+            f"training loss became {means['loss']} in epoch {epoch}",
             "lower the learning rate (--lr) or check the input images for NaN/inf",
         )
 
@@ -136,28 +135,29 @@ def fit(
         for epoch in range(1, cfg.epochs + 1):
             objective.module.train()
             order = torch.randperm(len(train), generator=generator).numpy()
-            sums: dict[str, float] = {}
+            sums: dict[str, torch.Tensor] = {}
             steps = 0
             started = time.perf_counter()
-            for step, indices in enumerate(batch_indices(order, cfg.batch_size, drop_single_last=True)):
+            for indices in batch_indices(order, cfg.batch_size, drop_single_last=True):
                 images = prep(train.read(indices), device, augment=cfg.augment, generator=generator)
                 with autocast(device):
                     terms = objective.loss(images, labels[indices].to(device))
-                _check_finite(terms, epoch, step)
                 optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 optimizer.step()
                 schedule.step()
-                for name, value in terms.items():
-                    sums[name] = sums.get(name, 0.0) + float(value.detach())
+                for name, value in terms.items():  # summed on the device: no sync per step
+                    sums[name] = sums.get(name, 0.0) + value.detach().float()
                 steps += 1
                 train_images += len(indices)
-                bar.update(task, advance=1, status=f"epoch {epoch} loss {float(terms['loss'].detach()):.3f}")
+                bar.update(task, advance=1)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             train_seconds += time.perf_counter() - started
-            record = {"epoch": float(epoch), "lr": schedule.get_last_lr()[0]}
-            record.update({name: total / max(1, steps) for name, total in sums.items()})
+            means = {name: float(total) / max(1, steps) for name, total in sums.items()}
+            _check_finite(means, epoch)
+            record = {"epoch": float(epoch), "lr": float(schedule.get_last_lr()[0]), **means}
+            bar.update(task, status=f"epoch {epoch} loss {means['loss']:.3f}")
             if objective.score is not None:
                 objective.module.eval()
                 record["val_score"] = score = objective.score()
