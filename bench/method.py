@@ -27,6 +27,8 @@ class FinetuneConfig:
     adapt: Adapt = "full"  # full fine-tuning, or a linear probe on a frozen backbone
     augment: bool = True  # flips and rotations by any angle: galaxies have no up
     label_smoothing: float = 0.0
+    head_dropout: float = 0.0  # dropout on the pooled features before the linear head
+    layer_decay: float | None = None  # layer-wise lr decay: block i from the top gets lr * decay**i
     eval_batch_size: int = 256
     seed: int = 0
 
