@@ -29,15 +29,14 @@ def split_list(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def parse_weights(values: list[str]) -> dict[str, str]:
+def parse_pairs(values: list[str], flag: str, example: str) -> dict[str, str]:
+    """``KEY=VALUE`` flags as a dict."""
     pairs = {}
     for value in values:
-        method, sep, path = value.partition("=")
-        if not sep or not method or not path:
-            raise BenchError(
-                f"--weights {value!r} is not METHOD=PATH", "write e.g. --weights resnet18=/data/r18.safetensors"
-            )
-        pairs[method] = path
+        key, sep, setting = value.partition("=")
+        if not sep or not key or not setting:
+            raise BenchError(f"{flag} {value!r} is not KEY=VALUE", f"write e.g. {flag} {example}")
+        pairs[key] = setting
     return pairs
 
 
@@ -80,6 +79,7 @@ def run(
     data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
     weights: Annotated[list[str], typer.Option(help="METHOD=PATH weights file; repeatable.")] = [],  # noqa: B006
     weights_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")] = None,
+    option: Annotated[list[str], typer.Option(help="Method-specific KEY=VALUE setting; repeatable.")] = [],  # noqa: B006
     epochs: Annotated[Optional[int], typer.Option(help="Override the profile's epochs.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Override the batch size.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Override the learning rate.")] = None,
@@ -98,12 +98,13 @@ def run(
         split_list(methods), split_list(datasets), [float(f) for f in split_list(fractions)],
         [int(s) for s in split_list(seeds)], split_list(variants), profile, init,  # type: ignore[arg-type]
         adapt, split_list(tasks), overrides,  # type: ignore[arg-type]
+        parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k"),
     )
     settings = RunSettings(
         results=results,
         data=DataOptions(data_dir=data_dir, path=data_path),
         device=resolve_device(device),
-        weights_files=parse_weights(weights),
+        weights_files=parse_pairs(weights, "--weights", "resnet18=/data/r18.safetensors"),
         weights_dir=weights_dir,
     )
     if errors := missing_weights(specs, settings):

@@ -32,6 +32,7 @@ def expand(
     adapt: Adapt = "full",
     tasks: Sequence[str] = ALL_TASKS,
     overrides: dict[str, Any] | None = None,
+    options: dict[str, str] | None = None,
 ) -> list[RunSpec]:
     """Every cell of the grid. ``methods`` may be ["all"]; ``init`` defaults to the profile's."""
     names = registry.method_names() if list(methods) == ["all"] else list(methods)
@@ -41,9 +42,13 @@ def expand(
     if unknown := sorted(set(variants) - known_variants):
         raise BenchError(f"no selected method has variant(s) {unknown}", f"choose from {sorted(known_variants)}")
     start = init or get_profile(profile).default_init
-    frozen = tuple(sorted((overrides or {}).items()))
+    frozen_overrides = tuple(sorted((overrides or {}).items()))
+    frozen_options = tuple(sorted((options or {}).items()))
     return [
-        RunSpec(method, dataset, fraction, seed, variant, profile, start, adapt, tuple(tasks), frozen)
+        RunSpec(
+            method, dataset, fraction, seed, variant, profile, start, adapt, tuple(tasks),
+            frozen_overrides, frozen_options,
+        )
         for method, dataset in itertools.product(names, datasets)
         for variant in method_variants(method, variants)
         for fraction, seed in itertools.product(fractions, seeds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -47,6 +48,7 @@ class BuildContext:
     variant: str = "default"
     weights_file: str | None = None  # --weights METHOD=PATH
     weights_dir: str | None = None  # BENCH_WEIGHTS_DIR
+    options: Mapping[str, str] = field(default_factory=dict)  # method-specific --option KEY=VALUE
 
     @property
     def num_classes(self) -> int:

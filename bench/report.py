@@ -11,7 +11,7 @@ import pandas as pd
 from bench.store import ResultStore, records_frame
 from bench.tasks import TASK_METRICS
 
-ROW_KEYS = ["method", "variant", "adapt", "init", "profile", "overrides"]
+ROW_KEYS = ["method", "variant", "adapt", "init", "profile", "settings"]
 TASK_TITLES = {"classify": "Classification", "retrieve": "Similarity retrieval"}
 METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1", "map@5": "mAP@5", "map": "mAP"}
 
@@ -46,8 +46,8 @@ def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
     cells = {(*(row[k] for k in ROW_KEYS), row["metric"], row["fraction"]): row for _, row in part.iterrows()}
     rows = []
     for settings in sorted({key[: len(ROW_KEYS)] for key in cells}):
-        method, variant, adapt, init, profile, overrides = settings
-        label = method if overrides == "{}" else f"{method} {overrides}"
+        method, variant, adapt, init, profile, changed = settings
+        label = f"{method} ({changed})" if changed else method
         row = [label, variant, adapt, init, profile]
         for metric, fraction in columns:
             found = cells.get((*settings, metric, fraction))

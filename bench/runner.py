@@ -139,6 +139,7 @@ class Runner:
             variant=spec.variant,
             weights_file=self.settings.weights_files.get(spec.method),
             weights_dir=self.settings.weights_dir,
+            options=dict(spec.options),
         )
         weights = method.build(context)
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))

@@ -17,8 +17,9 @@ ALL_TASKS = ("classify", "retrieve")
 class RunSpec:
     """One cell of a grid: a model trained once, then evaluated on every task in ``tasks``.
 
-    ``overrides`` are FinetuneConfig fields the user set by hand (e.g. epochs); they are part
-    of the run's identity, so a run with other settings never masquerades as the default.
+    ``overrides`` are FinetuneConfig fields the user set by hand (e.g. epochs) and ``options``
+    method-specific settings (e.g. a CLIP tag); both are part of the run's identity, so a run
+    with other settings never masquerades as the default.
     """
 
     method: str
@@ -31,21 +32,23 @@ class RunSpec:
     adapt: Adapt = "full"
     tasks: tuple[str, ...] = ALL_TASKS
     overrides: tuple[tuple[str, Any], ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the trained model (every field but ``tasks``)."""
         fields = asdict(self)
         fields.pop("tasks")
         fields["overrides"] = dict(self.overrides)
+        fields["options"] = dict(self.options)
         return fields
 
     @property
     def run_id(self) -> str:
         """A readable file name, unique per identity."""
         name = f"{self.profile}-{self.variant}-{self.adapt}-{self.init}-f{self.fraction:g}-s{self.seed}"
-        if self.overrides:
-            digest = hashlib.sha1(json.dumps(dict(self.overrides), sort_keys=True).encode()).hexdigest()[:8]
-            name += f"-{digest}"
+        if self.overrides or self.options:
+            settings = {"overrides": dict(self.overrides), "options": dict(self.options)}
+            name += "-" + hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
         return name
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,4 +59,5 @@ class RunSpec:
         fields = dict(data)
         fields["tasks"] = tuple(fields.get("tasks", ALL_TASKS))
         fields["overrides"] = tuple(sorted(fields.get("overrides", {}).items()))
+        fields["options"] = tuple(sorted(fields.get("options", {}).items()))
         return cls(**fields)

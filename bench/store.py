@@ -36,6 +36,7 @@ class ResultStore:
             record is not None
             and record.get("status") == "ok"
             and record.get("spec", {}).get("overrides") == dict(spec.overrides)
+            and record.get("spec", {}).get("options", {}) == dict(spec.options)
             and all(task in record.get("metrics", {}) for task in spec.tasks)
         )
 
@@ -74,6 +75,12 @@ def _read(path: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+def settings_label(spec: dict[str, Any]) -> str:
+    """The hand-set overrides and options of a spec as 'key=value, ...' ('' for none)."""
+    changed = {**spec.get("overrides", {}), **spec.get("options", {})}
+    return ", ".join(f"{key}={value}" for key, value in sorted(changed.items()))
+
+
 def records_frame(records: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> pd.DataFrame:
     """Long table: one row per (run, task, metric) of successful runs, with the spec columns."""
     rows = []
@@ -84,6 +91,6 @@ def records_frame(records: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> p
         for task, values in record["metrics"].items():
             for metric, value in values.items():
                 if isinstance(value, (int, float)):
-                    rows.append({**spec, "overrides": json.dumps(spec["overrides"], sort_keys=True),
+                    rows.append({**spec, "settings": settings_label(spec),
                                  "task": task, "metric": metric, "value": float(value)})
     return pd.DataFrame(rows)

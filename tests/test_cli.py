@@ -35,7 +35,7 @@ def test_bad_flags_give_one_line_errors(tmp_path: Path, capsys, monkeypatch) -> 
     for args, expected in (
         (["run", "--init", "imagenet"], "--init 'imagenet' is not pretrained or random"),
         (["run", "--methods", "nope"], "unknown method 'nope'"),
-        (["run", "--weights", "resnet18"], "is not METHOD=PATH"),
+        (["run", "--weights", "resnet18"], "--weights 'resnet18' is not KEY=VALUE"),
         (["run", "--profile", "huge"], "unknown profile 'huge'"),
         (["report", "--results", str(tmp_path / "absent")], "does not exist"),
     ):
