@@ -21,6 +21,8 @@ from bench.tasks import TASK_METRICS, TASKS
 app = typer.Typer(help="Benchmark pretrained vision models on galaxy morphology.", no_args_is_help=True)
 data_app = typer.Typer(help="Datasets: fetch the real ones.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+weights_app = typer.Typer(help="Pretrained weights: list where each method's come from, fetch them.")
+app.add_typer(weights_app, name="weights")
 # Tables go to stdout, full width even when piped to a file; progress and errors go to stderr.
 stdout = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -156,6 +158,48 @@ def data_fetch(
         console.print(f"have {path}")
     if data_dir is None:
         console.print(f"set BENCH_DATA_DIR={target} so that `bench run` finds it")
+
+
+def _paper_weights(methods: str) -> list[tuple[str, Any]]:
+    """(method, WeightsSpec of its paper-profile weights or None) for the selected methods."""
+    names = registry.method_names() if methods == "all" else split_list(methods)
+    return [(name, registry.create_method(name).weights_spec(PROFILES["paper"])) for name in names]
+
+
+@weights_app.callback(invoke_without_command=True)
+def weights_list(
+    context: typer.Context,
+    weights_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")] = None,
+) -> None:
+    """Show every method's pretrained weights: exact identifier, hub location, and where they were found."""
+    if context.invoked_subcommand is not None:
+        return
+    from bench.weights import locate
+
+    rows = []
+    for name, spec in _paper_weights("all"):
+        if spec is None:
+            rows.append([name, "(none)", "", "no published weights"])
+            continue
+        found = locate(spec, None, Path(weights_dir) if weights_dir else None)
+        where = f"{found[0]}: {found[1]}" if found else "[red]missing[/]: `bench weights fetch`"
+        rows.append([name, spec.identifier, spec.hub_repo, where])
+    stdout.print(_table("Pretrained weights (paper profile)", ["method", "identifier", "hub repo", "status"], rows))
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    methods: Annotated[str, typer.Option(help="Comma-separated method names, or 'all'.")] = "all",
+) -> None:
+    """Download the paper profile's pretrained weights into the Hugging Face cache (needs internet)."""
+    from bench.weights import download, is_online
+
+    if not is_online():
+        raise BenchError("cannot reach huggingface.co (offline, or HF_HUB_OFFLINE is set)",
+                         "run this where there is internet, then copy ~/.cache/huggingface here")
+    for name, spec in _paper_weights(methods):
+        if spec is not None:
+            console.print(f"{name}: {download(spec)}")
 
 
 def main() -> None:
