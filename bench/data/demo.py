@@ -1,10 +1,10 @@
 """Procedural synthetic galaxies: a deterministic, Galaxy10-DECaLS-like labelled demo set (numpy only).
 
-A cutout is painted in flux units (sky noise sigma = 1) from analytic light profiles (Sersic spheroids,
-exponential disks with logarithmic spiral arms, bars, dust lanes, star-forming knots and clumps, tidal arcs),
-each coloured like a g/r/z composite (old stars red-yellow, young stars blue), then observed: blurred by a
-Moffat PSF, given sky noise and faint field sources, and mapped to 0-255 by an asinh stretch.
-Lengths are in pixels of a 64 x 64 cutout and scale with the size.
+A cutout is painted in flux units (sky noise sigma = 1) from analytic light profiles: Sersic spheroids,
+exponential disks with logarithmic spiral arms, bars, dust lanes, star-forming knots and clumps, tidal arcs.
+Each is coloured like a g/r/z composite (old stars red-yellow, young stars blue). The cutout is then observed:
+blurred by a Moffat PSF, given sky noise and faint field sources, and mapped to 0-255 by an asinh stretch.
+Lengths are in pixels of a 64 x 64 cutout and scale with the size; fluxes are in noise sigmas at that size.
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ CLASS_NAMES: tuple[str, ...] = (
 
 _REFERENCE_SIZE = 64
 _OLD_STARS = np.array([1.0, 0.88, 0.72])  # R, G, B weights of ellipticals and bulges
-_DISK_STARS = np.array([0.95, 0.92, 0.88])  # of smooth disks
+_DISK_STARS = np.array([0.95, 0.92, 0.88])  # of smooth disks and tidal debris
 _YOUNG_STARS = np.array([0.72, 0.86, 1.0])  # of spiral arms, knots and clumps
+_FIELD_STARS = np.array([0.85, 0.85, 0.85])
+_RED_TO_BLUE = np.array([1.0, 0.0, -1.0])
 _SKY_LEVEL = 0.075  # stretched value of empty sky, about 19 / 255
-_STRETCH_SOFTENING = 3.0  # flux (in noise sigmas) where the asinh stretch turns from linear to logarithmic
+_STRETCH_SOFTENING = 3.0  # flux where the asinh stretch turns from linear to logarithmic
 _STRETCH_GAIN = 0.085
 
 Range = tuple[float, float]
@@ -46,7 +48,7 @@ Point = tuple[float, float]
 
 @dataclass
 class _Scene:
-    """A cutout being painted: flux (3, size, size) in units of the sky noise, its pixel grid and scale."""
+    """A cutout being painted: flux (3, size, size) in noise sigmas, its pixel grid and its length scale."""
 
     x: np.ndarray
     y: np.ndarray
@@ -54,7 +56,7 @@ class _Scene:
     flux: np.ndarray
 
     def paint(self, profile: np.ndarray, total_flux: float, colour: np.ndarray) -> None:
-        """Add a unit-sum light profile carrying `total_flux` (before scaling with size) in `colour`."""
+        """Add a unit-sum light profile carrying `total_flux` (at size 64, scaled with area) in `colour`."""
         self.flux += (total_flux * self.scale**2 * colour)[:, None, None] * profile
 
     def paint_points(self, xs: np.ndarray, ys: np.ndarray, fluxes: np.ndarray, colour: np.ndarray) -> None:
@@ -63,12 +65,33 @@ class _Scene:
         x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
         fx, fy = xs - x0, ys - y0
         points = np.zeros((size, size))
-        for dx, dy, weight in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy),
-                               (1, 1, fx * fy)):
+        corners = ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy))
+        for dx, dy, weight in corners:
             col, row = x0 + dx, y0 + dy
             inside = (col >= 0) & (col < size) & (row >= 0) & (row < size)
             np.add.at(points, (row[inside], col[inside]), (fluxes * weight)[inside])
         self.paint(points, 1.0, colour)
+
+
+@dataclass(frozen=True)
+class _Pose:
+    """Where a galaxy lies: centre (x, y) in pixels, major-axis angle, apparent minor-to-major axis ratio."""
+
+    centre: Point
+    angle: float
+    axis_ratio: float = 1.0
+
+    def plane(self, scene: _Scene) -> tuple[np.ndarray, np.ndarray]:
+        """Every pixel in the galaxy's own plane: along the major axis, and across it deprojected."""
+        dx, dy = scene.x - self.centre[0], scene.y - self.centre[1]
+        cos, sin = math.cos(self.angle), math.sin(self.angle)
+        return dx * cos + dy * sin, (dy * cos - dx * sin) / self.axis_ratio
+
+    def to_image(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel positions of points (u, v) of the galaxy's plane; the inverse of `plane`."""
+        cos, sin = math.cos(self.angle), math.sin(self.angle)
+        v = v * self.axis_ratio
+        return self.centre[0] + u * cos - v * sin, self.centre[1] + u * sin + v * cos
 
 
 @lru_cache(maxsize=8)
@@ -85,32 +108,29 @@ def _uniform(rng: np.random.Generator, bounds: Range) -> float:
 
 
 def _log_uniform(rng: np.random.Generator, bounds: Range) -> float:
-    return float(math.exp(rng.uniform(math.log(bounds[0]), math.log(bounds[1]))))
+    return math.exp(rng.uniform(math.log(bounds[0]), math.log(bounds[1])))
 
 
-def _tint(colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """`colour` made a little redder or bluer at random, as colours vary from galaxy to galaxy."""
-    return colour * np.exp(rng.normal(0.0, 0.05) * np.array([1.0, 0.0, -1.0]))
+def _random_angle(rng: np.random.Generator) -> float:
+    return _uniform(rng, (0.0, 2.0 * math.pi))
+
+
+def _tint(colour: np.ndarray, rng: np.random.Generator, spread: float = 0.05) -> np.ndarray:
+    """`colour` made redder or bluer at random, as colours vary from galaxy to galaxy."""
+    return colour * np.exp(rng.normal(0.0, spread) * _RED_TO_BLUE)
+
+
+def _offset(point: Point, distance: float, angle: float) -> Point:
+    return point[0] + distance * math.cos(angle), point[1] + distance * math.sin(angle)
+
+
+def _wrapped(angle: np.ndarray | float) -> np.ndarray:
+    """Angle folded into [-pi, pi)."""
+    return (np.asarray(angle) + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def _unit_sum(profile: np.ndarray) -> np.ndarray:
     return profile / profile.sum()
-
-
-def _galaxy_coordinates(scene: _Scene, centre: Point, angle: float, axis_ratio: float) -> tuple[np.ndarray, ...]:
-    """Every pixel in the galaxy's own plane: along its major axis, and across it deprojected by `axis_ratio`."""
-    dx, dy = scene.x - centre[0], scene.y - centre[1]
-    cos, sin = math.cos(angle), math.sin(angle)
-    return dx * cos + dy * sin, (dy * cos - dx * sin) / axis_ratio
-
-
-def _image_positions(
-    centre: Point, angle: float, axis_ratio: float, u: np.ndarray, v: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel positions of points (u, v) of a galaxy's plane; the inverse of `_galaxy_coordinates`."""
-    cos, sin = math.cos(angle), math.sin(angle)
-    v = v * axis_ratio
-    return centre[0] + u * cos - v * sin, centre[1] + u * sin + v * cos
 
 
 def _softened_radius(u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -129,11 +149,6 @@ def _gaussian_blob(scene: _Scene, centre: Point, sigma: float) -> np.ndarray:
     return _unit_sum(np.exp(-0.5 * squared / (sigma * sigma + 0.1)))
 
 
-def _wrapped(angle: np.ndarray | float) -> np.ndarray:
-    """Angle folded into [-pi, pi)."""
-    return (np.asarray(angle) + math.pi) % (2.0 * math.pi) - math.pi
-
-
 def _arc(scene: _Scene, start: Point, pivot: Point, sweep: float, width: float) -> np.ndarray:
     """Unit-sum stream of light along the circle about `pivot` through `start`, turning by `sweep` radians."""
     radius = math.hypot(start[0] - pivot[0], start[1] - pivot[1])
@@ -144,32 +159,36 @@ def _arc(scene: _Scene, start: Point, pivot: Point, sweep: float, width: float) 
     return _unit_sum(np.exp(-0.5 * (across / width) ** 2 - along**4) + 1e-12)
 
 
-def _spiral_arms(
-    u: np.ndarray, v: np.ndarray, arms: int, pitch_degrees: float, start_radius: float, handedness: int
-) -> np.ndarray:
-    """Brightness in [0, 1] of `arms` logarithmic arms leaving radius `start_radius` at angle 0 (and 2 pi k / arms)."""
-    radius = _softened_radius(u, v)
-    winding = np.log(radius / start_radius) / math.tan(math.radians(pitch_degrees))
-    phase = arms * (np.arctan2(handedness * v, u) - winding)
-    inner_cutoff = np.clip((radius - 0.7 * start_radius) / (0.5 * start_radius), 0.0, 1.0)
-    return ((1.0 + np.cos(phase)) / 2.0) ** 3 * inner_cutoff
+@dataclass(frozen=True)
+class _SpiralArms:
+    """Logarithmic arms leaving radius `start` of the galaxy plane, the first at angle 0, evenly spaced."""
 
+    count: int
+    pitch_degrees: float
+    start: float
+    handedness: int
 
-def _knots_along_arms(
-    rng: np.random.Generator, count: int, arms: int, pitch_degrees: float, start_radius: float,
-    scale_length: float, handedness: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Galaxy-plane positions (u, v) of `count` star-forming knots on the arms of `_spiral_arms`."""
-    radius = start_radius + rng.uniform(0.0, 2.0 * scale_length, count)
-    arm = rng.integers(0, arms, count)
-    angle = np.log(radius / start_radius) / math.tan(math.radians(pitch_degrees)) + 2.0 * math.pi * arm / arms
-    angle = angle + rng.normal(0.0, 0.12, count)
-    return radius * np.cos(angle), handedness * radius * np.sin(angle)
+    def _winding(self, radius: np.ndarray) -> np.ndarray:
+        return np.log(radius / self.start) / math.tan(math.radians(self.pitch_degrees))
+
+    def brightness(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Arm brightness in [0, 1] at galaxy-plane points (u, v)."""
+        radius = _softened_radius(u, v)
+        phase = self.count * (np.arctan2(self.handedness * v, u) - self._winding(radius))
+        inner_cutoff = np.clip((radius - 0.7 * self.start) / (0.5 * self.start), 0.0, 1.0)
+        return ((1.0 + np.cos(phase)) / 2.0) ** 3 * inner_cutoff
+
+    def knots(self, rng: np.random.Generator, count: int, extent: float) -> tuple[np.ndarray, np.ndarray]:
+        """Galaxy-plane positions (u, v) of `count` star-forming knots on the arms, `extent` long."""
+        radius = self.start + rng.uniform(0.0, extent, count)
+        arm = rng.integers(0, self.count, count)
+        angle = self._winding(radius) + 2.0 * math.pi * arm / self.count + rng.normal(0.0, 0.12, count)
+        return radius * np.cos(angle), self.handedness * radius * np.sin(angle)
 
 
 @dataclass(frozen=True)
 class _SmoothShape:
-    """Ranges of the parameters of a smooth (elliptical) galaxy class; fluxes in noise sigmas at size 64."""
+    """Ranges of the parameters of a smooth (elliptical) galaxy."""
 
     axis_ratio: Range
     radius: Range
@@ -178,28 +197,33 @@ class _SmoothShape:
 
 
 _ROUND_SMOOTH = _SmoothShape(axis_ratio=(0.78, 1.0), radius=(1.0, 2.5), index=(3.0, 5.0), flux=(2e4, 1e5))
-_IN_BETWEEN_SMOOTH = _SmoothShape(axis_ratio=(0.5, 0.82), radius=(2.2, 4.5), index=(1.5, 3.0), flux=(1.5e4, 8e4))
+_IN_BETWEEN_SMOOTH = _SmoothShape(
+    axis_ratio=(0.5, 0.82), radius=(2.2, 4.5), index=(1.5, 3.0), flux=(1.5e4, 8e4)
+)
 _CIGAR_SMOOTH = _SmoothShape(axis_ratio=(0.2, 0.45), radius=(2.0, 4.5), index=(1.5, 3.5), flux=(1.5e4, 8e4))
+_MERGER_MEMBER = _SmoothShape(axis_ratio=(0.4, 1.0), radius=(1.8, 5.0), index=(1.0, 4.0), flux=(1.5e4, 8e4))
 
 
 def _add_spheroid(
-    scene: _Scene, rng: np.random.Generator, centre: Point, angle: float, shape: _SmoothShape, colour: np.ndarray
+    scene: _Scene, rng: np.random.Generator, centre: Point, angle: float, shape: _SmoothShape
 ) -> None:
-    u, v = _galaxy_coordinates(scene, centre, angle, _uniform(rng, shape.axis_ratio))
+    u, v = _Pose(centre, angle, _uniform(rng, shape.axis_ratio)).plane(scene)
     profile = _sersic(u, v, _uniform(rng, shape.radius) * scene.scale, _uniform(rng, shape.index))
-    scene.paint(profile, _log_uniform(rng, shape.flux), _tint(colour, rng))
+    scene.paint(profile, _log_uniform(rng, shape.flux), _tint(_OLD_STARS, rng))
 
 
-def _render_smooth(shape: _SmoothShape, scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
+def _render_smooth(
+    shape: _SmoothShape, scene: _Scene, rng: np.random.Generator, centre: Point, angle: float
+) -> None:
     """A smooth elliptical galaxy."""
-    _add_spheroid(scene, rng, centre, angle, shape, _OLD_STARS)
+    _add_spheroid(scene, rng, centre, angle, shape)
 
 
 def _render_edge_on(
     with_bulge: bool, scene: _Scene, rng: np.random.Generator, centre: Point, angle: float
 ) -> None:
-    """A disk seen edge-on: thin and very elongated, with a round central bulge and often a dust lane, or without."""
-    u, height = _galaxy_coordinates(scene, centre, angle, 1.0)
+    """A thin disk seen edge-on; with a round central bulge and often a dust lane, or bare."""
+    u, height = _Pose(centre, angle).plane(scene)
     scale_length = _uniform(rng, (3.0, 7.0)) * scene.scale
     thickness = math.hypot(_uniform(rng, (0.06, 0.14)) * scale_length, 0.45)
     disk = _unit_sum(np.exp(-np.sqrt(u * u + 1.0) / scale_length - 0.5 * (height / thickness) ** 2))
@@ -207,9 +231,10 @@ def _render_edge_on(
     if not with_bulge:
         scene.paint(disk, flux, _tint(_DISK_STARS, rng))
         return
-    bulge_u, bulge_v = _galaxy_coordinates(scene, centre, angle, _uniform(rng, (0.6, 0.9)))
+    bulge_u, bulge_v = _Pose(centre, angle, _uniform(rng, (0.6, 0.9))).plane(scene)
     bulge = _sersic(bulge_u, bulge_v, _uniform(rng, (1.2, 2.8)) * scene.scale, _uniform(rng, (1.5, 3.0)))
-    lane = 1.0 - _uniform(rng, (0.0, 0.7)) * np.exp(-0.5 * ((height - 0.3 * thickness) / (0.5 * thickness)) ** 2)
+    lane_depth = _uniform(rng, (0.0, 0.7))
+    lane = 1.0 - lane_depth * np.exp(-0.5 * ((height - 0.3 * thickness) / (0.5 * thickness)) ** 2)
     bulge_fraction = _uniform(rng, (0.25, 0.6))
     scene.paint(disk * lane, flux * (1.0 - bulge_fraction), _tint(_DISK_STARS, rng))
     scene.paint(bulge * lane, flux * bulge_fraction, _tint(_OLD_STARS, rng))
@@ -217,83 +242,109 @@ def _render_edge_on(
 
 @dataclass(frozen=True)
 class _SpiralShape:
-    """Ranges of the parameters of a spiral class; `bar_length` in disk scale lengths, (0, 0) unbarred."""
+    """Ranges of the parameters of a spiral class; `bar_length` in disk scale lengths, None if unbarred."""
 
     pitch_degrees: Range
     bulge_fraction: Range
     arm_fraction: Range
-    bar_length: Range
+    bar_length: Range | None
     knots: tuple[int, int]
 
 
 _BARRED_SPIRAL = _SpiralShape(
-    pitch_degrees=(14.0, 28.0), bulge_fraction=(0.12, 0.3), arm_fraction=(0.3, 0.55), bar_length=(1.2, 2.0),
+    pitch_degrees=(14.0, 28.0),
+    bulge_fraction=(0.12, 0.3),
+    arm_fraction=(0.3, 0.55),
+    bar_length=(1.2, 2.0),
     knots=(0, 4),
 )
 _TIGHT_SPIRAL = _SpiralShape(
-    pitch_degrees=(8.0, 16.0), bulge_fraction=(0.15, 0.4), arm_fraction=(0.25, 0.5), bar_length=(0.0, 0.0),
+    pitch_degrees=(8.0, 16.0),
+    bulge_fraction=(0.15, 0.4),
+    arm_fraction=(0.25, 0.5),
+    bar_length=None,
     knots=(0, 4),
 )
 _LOOSE_SPIRAL = _SpiralShape(
-    pitch_degrees=(18.0, 32.0), bulge_fraction=(0.04, 0.2), arm_fraction=(0.35, 0.6), bar_length=(0.0, 0.0),
+    pitch_degrees=(18.0, 32.0),
+    bulge_fraction=(0.04, 0.2),
+    arm_fraction=(0.35, 0.6),
+    bar_length=None,
     knots=(2, 9),
 )
 
 
-def _render_spiral(shape: _SpiralShape, scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
-    """A spiral seen at a random inclination: bulge, optional bar, smooth disk, arms from the bar ends, knots."""
-    axis_ratio = _uniform(rng, (0.45, 1.0))
-    u, v = _galaxy_coordinates(scene, centre, angle, axis_ratio)
+def _render_spiral(
+    shape: _SpiralShape, scene: _Scene, rng: np.random.Generator, centre: Point, angle: float
+) -> None:
+    """A spiral at a random inclination: bulge, smooth disk, two arms (from the bar ends if barred), knots."""
+    pose = _Pose(centre, angle, _uniform(rng, (0.45, 1.0)))
+    u, v = pose.plane(scene)
     scale_length = _uniform(rng, (1.8, 3.4)) * scene.scale
-    bar_length = _uniform(rng, shape.bar_length) * scale_length
+    bar_length = _uniform(rng, shape.bar_length) * scale_length if shape.bar_length else 0.0
     arm_start = bar_length or _uniform(rng, (1.5, 3.0)) * scene.scale
-    arms, pitch, handedness = 2, _uniform(rng, shape.pitch_degrees), int(rng.choice((-1, 1)))
+    arms = _SpiralArms(2, _uniform(rng, shape.pitch_degrees), arm_start, int(rng.choice((-1, 1))))
     flux = _log_uniform(rng, (2e4, 9e4))
     bulge_fraction, arm_fraction = _uniform(rng, shape.bulge_fraction), _uniform(rng, shape.arm_fraction)
     disk = _sersic(u, v, 1.68 * scale_length, 1.0)
-    arm_light = _unit_sum(disk * _spiral_arms(u, v, arms, pitch, arm_start, handedness) + 1e-12)
-    bulge = _sersic(u, v * axis_ratio, _uniform(rng, (1.0, 2.5)) * scene.scale, _uniform(rng, (1.5, 3.0)))
+    bulge = _sersic(
+        u, v * pose.axis_ratio, _uniform(rng, (1.0, 2.5)) * scene.scale, _uniform(rng, (1.5, 3.0))
+    )
     scene.paint(disk, flux * (1.0 - bulge_fraction - arm_fraction), _tint(_DISK_STARS, rng))
-    scene.paint(arm_light, flux * arm_fraction, _tint(_YOUNG_STARS, rng))
+    scene.paint(
+        _unit_sum(disk * arms.brightness(u, v) + 1e-12), flux * arm_fraction, _tint(_YOUNG_STARS, rng)
+    )
     scene.paint(bulge, flux * bulge_fraction, _tint(_OLD_STARS, rng))
     if bar_length:
         bar = _sersic(u, v / _uniform(rng, (0.22, 0.35)), 0.6 * bar_length, 0.5)
         scene.paint(bar, flux * _uniform(rng, (0.15, 0.3)), _tint(_OLD_STARS, rng))
     count = int(rng.integers(*shape.knots, endpoint=True))
-    knot_u, knot_v = _knots_along_arms(rng, count, arms, pitch, arm_start, scale_length, handedness)
-    knot_x, knot_y = _image_positions(centre, angle, axis_ratio, knot_u, knot_v)
+    knot_x, knot_y = pose.to_image(*arms.knots(rng, count, 2.0 * scale_length))
     scene.paint_points(knot_x, knot_y, flux * rng.uniform(0.004, 0.015, count), _tint(_YOUNG_STARS, rng))
-
-
-_MERGER_MEMBER = _SmoothShape(axis_ratio=(0.4, 1.0), radius=(1.8, 5.0), index=(1.0, 4.0), flux=(1.5e4, 8e4))
-
-
-def _render_merging(scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
-    """Two close or overlapping galaxies, often joined by a tidal bridge or trailing tidal tails."""
-    separation = _uniform(rng, (5.0, 15.0)) * scene.scale
-    offset = 0.5 * separation * np.array([math.cos(angle), math.sin(angle)])
-    first, second = (float(centre[0] + offset[0]), float(centre[1] + offset[1])), (
-        float(centre[0] - offset[0]), float(centre[1] - offset[1]))
-    for member in (first, second):
-        _add_spheroid(scene, rng, member, _uniform(rng, (0.0, math.pi)), _MERGER_MEMBER, _OLD_STARS)
-    width = _uniform(rng, (0.8, 2.0)) * scene.scale
-    if rng.random() < 0.6:
-        bend = _uniform(rng, (0.6, 2.0)) * separation * rng.choice((-1, 1))
-        pivot = (centre[0] - bend * math.sin(angle), centre[1] + bend * math.cos(angle))
-        sweep = float(_wrapped(math.atan2(second[1] - pivot[1], second[0] - pivot[0])
-                               - math.atan2(first[1] - pivot[1], first[0] - pivot[0])))
-        scene.paint(_arc(scene, first, pivot, sweep, width), _log_uniform(rng, (1e3, 6e3)), _tint(_DISK_STARS, rng))
-    for member in (first, second):
-        if rng.random() < 0.5:
-            _add_tidal_tail(scene, rng, member, width)
 
 
 def _add_tidal_tail(scene: _Scene, rng: np.random.Generator, start: Point, width: float) -> None:
     """A faint curved stream leaving `start`."""
-    radius, direction = _uniform(rng, (5.0, 14.0)) * scene.scale, _uniform(rng, (0.0, 2.0 * math.pi))
-    pivot = (start[0] + radius * math.cos(direction), start[1] + radius * math.sin(direction))
+    pivot = _offset(start, _uniform(rng, (5.0, 14.0)) * scene.scale, _random_angle(rng))
     sweep = _uniform(rng, (0.6, 1.8)) * rng.choice((-1, 1))
-    scene.paint(_arc(scene, start, pivot, sweep, width), _log_uniform(rng, (2e3, 8e3)), _tint(_DISK_STARS, rng))
+    scene.paint(
+        _arc(scene, start, pivot, sweep, width), _log_uniform(rng, (2e3, 8e3)), _tint(_DISK_STARS, rng)
+    )
+
+
+def _add_tidal_bridge(
+    scene: _Scene, rng: np.random.Generator, first: Point, second: Point, width: float
+) -> None:
+    """A faint curved stream joining `first` to `second`."""
+    midpoint = ((first[0] + second[0]) / 2.0, (first[1] + second[1]) / 2.0)
+    direction = math.atan2(second[1] - first[1], second[0] - first[0])
+    separation = math.hypot(second[0] - first[0], second[1] - first[1])
+    pivot = _offset(
+        midpoint, _uniform(rng, (0.6, 2.0)) * separation, direction + rng.choice((-1, 1)) * math.pi / 2
+    )
+    sweep = float(
+        _wrapped(
+            math.atan2(second[1] - pivot[1], second[0] - pivot[0])
+            - math.atan2(first[1] - pivot[1], first[0] - pivot[0])
+        )
+    )
+    scene.paint(
+        _arc(scene, first, pivot, sweep, width), _log_uniform(rng, (1e3, 6e3)), _tint(_DISK_STARS, rng)
+    )
+
+
+def _render_merging(scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
+    """Two close or overlapping galaxies, often joined by a tidal bridge or trailing tidal tails."""
+    half_separation = _uniform(rng, (2.5, 7.5)) * scene.scale
+    members = (_offset(centre, half_separation, angle), _offset(centre, -half_separation, angle))
+    for member in members:
+        _add_spheroid(scene, rng, member, _random_angle(rng), _MERGER_MEMBER)
+    width = _uniform(rng, (0.8, 2.0)) * scene.scale
+    if rng.random() < 0.6:
+        _add_tidal_bridge(scene, rng, *members, width)
+    for member in members:
+        if rng.random() < 0.5:
+            _add_tidal_tail(scene, rng, member, width)
 
 
 def _render_disturbed(scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
@@ -302,13 +353,13 @@ def _render_disturbed(scene: _Scene, rng: np.random.Generator, centre: Point, an
     flux = _log_uniform(rng, (1.5e4, 6e4))
     lump_count = int(rng.integers(2, 5))
     steps = np.cumsum(rng.normal(0.0, 1.1 * size, (lump_count, 2)), axis=0)
-    lump_positions = steps - steps.mean(axis=0) + np.asarray(centre)
-    for (x, y), share in zip(lump_positions, rng.dirichlet(np.ones(lump_count)), strict=True):
-        u, v = _galaxy_coordinates(scene, (x, y), _uniform(rng, (0.0, math.pi)), _uniform(rng, (0.4, 1.0)))
+    lump_centres = steps - steps.mean(axis=0) + np.asarray(centre)
+    for (x, y), share in zip(lump_centres, rng.dirichlet(np.ones(lump_count)), strict=True):
+        u, v = _Pose((x, y), angle + _random_angle(rng), _uniform(rng, (0.4, 1.0))).plane(scene)
         lump = _sersic(u, v, size * _uniform(rng, (0.7, 1.5)), _uniform(rng, (0.6, 1.3)))
         scene.paint(lump, 0.8 * flux * share, _tint(_DISK_STARS, rng))
     for _ in range(int(rng.integers(3, 9))):
-        x, y = lump_positions[rng.integers(lump_count)] + rng.normal(0.0, 0.8 * size, 2)
+        x, y = lump_centres[rng.integers(lump_count)] + rng.normal(0.0, 0.8 * size, 2)
         blob = _gaussian_blob(scene, (x, y), _uniform(rng, (0.4, 1.4)) * scene.scale)
         scene.paint(blob, flux * _uniform(rng, (0.01, 0.05)), _tint(_YOUNG_STARS, rng))
     if rng.random() < 0.4:
@@ -336,14 +387,15 @@ def _add_field_sources(scene: _Scene, rng: np.random.Generator) -> None:
     count = int(rng.poisson(4.0))
     xs, ys = rng.uniform(0, size - 1, (2, count))
     is_star = rng.random(count) < 0.5
-    colour = _tint(np.array([0.85, 0.85, 0.85]), rng) * np.exp(rng.normal(0.0, 0.2) * np.array([1.0, 0.0, -1.0]))
-    scene.paint_points(xs[is_star], ys[is_star], 10 ** rng.uniform(1.2, 2.8, count)[is_star], colour)
+    star_colour = _tint(_FIELD_STARS, rng, spread=0.2)
+    scene.paint_points(xs[is_star], ys[is_star], 10 ** rng.uniform(1.2, 2.8, count)[is_star], star_colour)
     for x, y in zip(xs[~is_star], ys[~is_star], strict=True):
-        u, v = _galaxy_coordinates(scene, (x, y), _uniform(rng, (0.0, math.pi)), _uniform(rng, (0.4, 1.0)))
-        scene.paint(_sersic(u, v, _uniform(rng, (0.6, 1.5)), 1.0), _log_uniform(rng, (60, 600)), _tint(_OLD_STARS, rng))
+        u, v = _Pose((x, y), _random_angle(rng), _uniform(rng, (0.4, 1.0))).plane(scene)
+        galaxy = _sersic(u, v, _uniform(rng, (0.6, 1.5)) * scene.scale, 1.0)
+        scene.paint(galaxy, _log_uniform(rng, (60, 600)), _tint(_OLD_STARS, rng))
     if rng.random() < 0.15:
-        x, y = rng.uniform(0, size - 1, 2)
-        scene.paint_points(np.array([x]), np.array([y]), np.array([_log_uniform(rng, (1e3, 2e4))]), colour)
+        x, y = rng.uniform(0, size - 1, (2, 1))
+        scene.paint_points(x, y, np.array([_log_uniform(rng, (1e3, 2e4))]), star_colour)
 
 
 def _moffat_kernel(size: int, fwhm: float, beta: float) -> np.ndarray:
@@ -361,23 +413,26 @@ def _blur(flux: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def _asinh_stretch(flux: np.ndarray) -> np.ndarray:
-    """Flux (3, H, W) in noise sigmas to uint8 with the colour-preserving asinh stretch of survey cutouts.
+    """Flux (3, H, W) to uint8 with the colour-preserving asinh stretch of survey colour cutouts.
 
-    The mean over channels is stretched and every channel scaled with it (Lupton et al. 2004), so colours
-    survive in bright cores.
+    The mean over channels is stretched and every channel scaled with it (Lupton et al. 2004), so bright
+    cores keep their colour.
     """
     intensity = flux.mean(axis=0)
-    linear = np.abs(intensity) < 1e-6
-    gain = np.where(linear, 1.0 / _STRETCH_SOFTENING, np.arcsinh(intensity / _STRETCH_SOFTENING) / np.where(linear, 1.0, intensity))
-    value = _SKY_LEVEL + _STRETCH_GAIN * flux * gain
+    ratio = np.full_like(intensity, 1.0 / _STRETCH_SOFTENING)  # the limit of asinh(I / s) / I at I = 0
+    np.divide(
+        np.arcsinh(intensity / _STRETCH_SOFTENING), intensity, out=ratio, where=np.abs(intensity) > 1e-9
+    )
+    value = _SKY_LEVEL + _STRETCH_GAIN * flux * ratio
     return np.round(np.clip(value, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def _observe(scene: _Scene, rng: np.random.Generator) -> np.ndarray:
-    """The painted flux as a survey would record it: PSF blur, sky noise, stretch; (size, size, 3) uint8."""
-    size = scene.x.shape[0]
-    kernel = _moffat_kernel(size, _uniform(rng, (1.0, 1.8)) * scene.scale, _uniform(rng, (2.5, 4.5)))
-    sky_residual = rng.normal(0.0, 0.15, 3)[:, None, None]
+    """The painted flux as a survey records it: PSF blur, sky noise, stretch; (size, size, 3) uint8."""
+    kernel = _moffat_kernel(
+        scene.x.shape[0], _uniform(rng, (1.0, 1.8)) * scene.scale, _uniform(rng, (2.5, 4.5))
+    )
+    sky_residual = rng.normal(0.0, 0.15, (3, 1, 1))
     noisy = _blur(scene.flux, kernel) + sky_residual + rng.normal(0.0, 1.0, scene.flux.shape)
     return _asinh_stretch(noisy).transpose(1, 2, 0)
 
@@ -386,8 +441,9 @@ def render_galaxy(label: int, size: int, rng: np.random.Generator) -> np.ndarray
     """One (size, size, 3) uint8 cutout of class `label` (an index into `CLASS_NAMES`)."""
     x, y = _pixel_grid(size)
     scene = _Scene(x, y, size / _REFERENCE_SIZE, np.zeros((3, size, size)))
-    centre = tuple((size - 1) / 2.0 + rng.uniform(-3.0, 3.0, 2) * scene.scale)
-    _RENDERERS[label](scene, rng, centre, _uniform(rng, (0.0, 2.0 * math.pi)))
+    jitter = rng.uniform(-3.0, 3.0, 2) * scene.scale
+    centre = ((size - 1) / 2.0 + jitter[0], (size - 1) / 2.0 + jitter[1])
+    _RENDERERS[label](scene, rng, centre, _random_angle(rng))
     _add_field_sources(scene, rng)
     return _observe(scene, rng)
 
