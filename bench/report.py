@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench import registry
+from bench.errors import BenchError
 from bench.store import ResultStore, records_frame
 from bench.tasks import TASK_METRICS
 
@@ -65,6 +67,19 @@ def failures_table(records: list[dict[str, Any]]) -> str | None:
     return markdown_table(["Method", "Dataset", "Run", "Error"], rows)
 
 
+def method_notes(methods: set[str]) -> list[str]:
+    """Caveats that methods declare (``notes``), e.g. pretraining data overlapping a test set."""
+    notes = []
+    for name in sorted(methods):
+        try:
+            note = getattr(registry.method_class(name), "notes", "")
+        except BenchError:  # a record from a method not installed here
+            continue
+        if note:
+            notes.append(f"- **{name}**: {note}")
+    return notes
+
+
 def leaderboard_markdown(records: list[dict[str, Any]]) -> str:
     """The whole leaderboard page for ``records``."""
     lines = ["# galaxy-bench leaderboard", ""]
@@ -83,6 +98,8 @@ def leaderboard_markdown(records: list[dict[str, Any]]) -> str:
                 table = task_table(summary, task, dataset)
                 if table:
                     lines += ["", f"## {TASK_TITLES[task]}: {dataset}", "", f"Split: {protocols[dataset]}.", "", table]
+    if notes := method_notes({r["spec"]["method"] for r in ok}):
+        lines += ["", "## Notes", "", *notes]
     if failures := failures_table(records):
         lines += ["", "## Failed runs", "", failures]
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from bench.weights import ResolvedWeights, WeightsSpec
 class TinyConvNet(BackboneClassifier):
     name = "tiny-convnet"
     summary = "a two-layer CNN from a plugin package"
+    notes = "pretrained on the test set (a caveat the leaderboard must show)"
 
     def weights_spec(self, profile: Profile) -> WeightsSpec | None:
         return None

@@ -50,3 +50,10 @@ def test_failures_are_listed_not_averaged() -> None:
     assert "## Failed runs" in board and "out of memory" in board
     assert "1 finished runs, 1 failed" in board
     assert "Split: stratified 70% train" in board
+
+
+def test_method_notes_become_footnotes(plugin_methods: None) -> None:
+    board = leaderboard_markdown([record("tiny-convnet", 0, 0.5), record("resnet18", 0, 0.5)])
+    assert "## Notes" in board
+    assert "- **tiny-convnet**: pretrained on the test set" in board
+    assert "**resnet18**" not in board
