@@ -1,32 +1,45 @@
-"""Supervised ImageNet-1k ResNets (He et al. 2016), as in the GalaxAlign paper's Table 1."""
+"""Supervised ImageNet-1k ResNets (He et al. 2016), as in the GalaxAlign paper's Table 1.
+
+Both load torchvision's original ImageNet-1k weights as timm republishes them (``tv_in1k``
+tags, ImageNet mean/std); the embedding is the global-average-pooled last stage (512 / 2048).
+"""
 
 from __future__ import annotations
 
-from timm.models.resnet import BasicBlock, ResNet
+from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 from torch import nn
 
+from baselines.protocol import ZOOBOT_LR, ZOOBOT_WEIGHT_DECAY, profile_config
 from baselines.timm_backbone import TimmBaseline
 from bench.method import FinetuneConfig
 from bench.profiles import Profile
 
 
-class ResNet18(TimmBaseline):
+class _ResNetBaseline(TimmBaseline):
+    convolutional = True
+
+    def default_config(self, profile: Profile) -> FinetuneConfig:
+        # The paper and Lastufka et al. give no ResNet fine-tuning settings (fm4astro's ResNet
+        # runs are linear probes or from scratch). Our choice: Zoobot's lr and weight decay,
+        # without its layer decay and head dropout, so that the supervised CNNs are fine-tuned
+        # the way the domain-pretrained CNN (Zoobot ConvNeXt) is, minus Zoobot's own extras.
+        return profile_config(profile, lr=ZOOBOT_LR, weight_decay=ZOOBOT_WEIGHT_DECAY)
+
+
+class ResNet18(_ResNetBaseline):
     name = "resnet18"
     summary = "ResNet-18, supervised ImageNet-1k (torchvision weights via timm)"
     paper_model = "resnet18.tv_in1k"
-    convolutional = True
 
-    def tiny_backbone(self) -> nn.Module:
-        return ResNet(BasicBlock, (1, 1, 1, 1), channels=(32, 64, 128, 256), stem_width=32, num_classes=0)
+    def tiny_backbone(self, image_size: int) -> nn.Module:
+        return ResNet(BasicBlock, (1, 1, 1, 1), channels=(32, 64, 128, 256), stem_width=32, num_classes=0)  # type: ignore[arg-type]
 
-    def default_config(self, profile: Profile) -> FinetuneConfig:
-        # Full fine-tuning with AdamW, as Zoobot and Lastufka et al. (2024) fine-tune; a higher rate
-        # for the tiny random-init demo model, which has nothing pretrained to preserve.
-        lr = 1e-3 if profile.model_scale == "tiny" else 1e-4
-        return FinetuneConfig(
-            epochs=profile.epochs,
-            batch_size=profile.batch_size,
-            lr=lr,
-            weight_decay=0.05,
-            patience=profile.patience,
-        )
+
+class ResNet50(_ResNetBaseline):
+    name = "resnet50"
+    summary = "ResNet-50, supervised ImageNet-1k (torchvision weights via timm)"
+    paper_model = "resnet50.tv_in1k"
+
+    def tiny_backbone(self, image_size: int) -> nn.Module:
+        # Bottleneck blocks (1x1 - 3x3 - 1x1, 4x expansion) as in ResNet-50, one per stage.
+        return ResNet(Bottleneck, (1, 1, 1, 1), channels=(16, 32, 64, 128), stem_width=16, num_classes=0)  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ class RunSettings:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     weights_files: dict[str, str] = field(default_factory=dict)  # method -> file (--weights m=path)
     weights_dir: str | None = None
+    save_models: bool = False  # keep each fine-tuned model next to its record (methods with `save`)
 
 
 def seed_everything(seed: int) -> None:
@@ -119,6 +120,13 @@ class Runner:
         record.update(provenance.peak_memory(device))
         return record
 
+    def _save_model(self, method: Method, spec: RunSpec) -> str | None:
+        """Save the fine-tuned model beside its record when asked and the method can save."""
+        save = getattr(method, "save", None)
+        if not self.settings.save_models or save is None:
+            return None
+        return str(save(self.store.path_for(spec).with_suffix(".pt")))
+
     def _train_and_evaluate(self, spec: RunSpec) -> dict[str, Any]:
         splits = self.dataset(spec.dataset)
         method = registry.create_method(spec.method)
@@ -145,7 +153,9 @@ class Runner:
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
         metrics = {task: TASKS[task](method, splits.test) for task in spec.tasks}
+        saved = self._save_model(method, spec)
         return {
+            "model_path": saved,
             "metrics": metrics,
             "weights": weights.to_dict(),
             "config": cfg.to_dict(),

@@ -88,9 +88,10 @@ def records_frame(records: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> p
         if record.get("status") != "ok":
             continue
         spec = record["spec"]
+        used_init = record.get("weights", {}).get("init", spec["init"])  # what ran, not what was asked
         for task, values in record["metrics"].items():
             for metric, value in values.items():
                 if isinstance(value, (int, float)):
-                    rows.append({**spec, "settings": settings_label(spec),
+                    rows.append({**spec, "init": used_init, "settings": settings_label(spec),
                                  "task": task, "metric": metric, "value": float(value)})
     return pd.DataFrame(rows)

@@ -28,13 +28,15 @@ class Objective:
 
     ``loss`` maps a prepared image batch and its labels to named loss terms whose ``"loss"``
     entry is optimised; ``score`` returns the validation score (higher is better) used for
-    early stopping, or is None to train for the full number of epochs.
+    early stopping, or is None to train for the full number of epochs. ``after_step``, when
+    given, runs after every optimiser step (e.g. to clamp a learned temperature as CLIP does).
     """
 
     module: nn.Module
     parameters: Iterable[Any]
     loss: Callable[[torch.Tensor, torch.Tensor], LossTerms]
     score: Callable[[], float] | None
+    after_step: Callable[[], None] | None = None
 
 
 def autocast(device: torch.device) -> Any:
@@ -145,6 +147,8 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 optimizer.step()
+                if objective.after_step is not None:
+                    objective.after_step()
                 schedule.step()
                 for name, value in terms.items():  # summed on the device: no sync per step
                     sums[name] = sums.get(name, 0.0) + value.detach().float()

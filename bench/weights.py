@@ -1,7 +1,12 @@
-"""Find a method's pretrained weights: explicit file, weights dir, library cache, then download.
+"""Find a method's pretrained weights: explicit path, weights dir, library cache, then download.
 
 Every source ends in a local path that the plugin loads through its library's own loader,
 and the run record says which source it was. Nothing here falls back to random weights.
+
+A spec names one weights file as published on the Hugging Face Hub. When the library's loader
+also reads files beside it (a ``config.json`` for transformers and for timm ``hf_hub:`` models),
+the spec lists them in ``hub_config_files`` and resolves to the folder holding them all: the
+snapshot folder of the Hugging Face cache, or a folder of that name in the weights directory.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ HUB_HOST = "huggingface.co"
 class WeightsSpec:
     """Where a method's published weights live.
 
-    ``hub_repo``/``hub_filename`` name the file on the Hugging Face Hub (where timm, open_clip
-    and transformers publish); ``local_names`` are the file or folder names looked for in the
-    weights directory.
+    ``hub_repo``/``hub_filename`` name the weights file on the Hugging Face Hub (where timm,
+    open_clip and transformers publish); ``local_names`` are the names looked for in the weights
+    directory. A single-file spec resolves to the weights file. A spec with ``hub_config_files``
+    resolves to a folder holding those files and the weights (``hub_filename``, or one of
+    ``weights_aliases``, other names its loader reads the same weights under); its
+    ``local_names`` are then folder names.
     """
 
     method: str
@@ -32,6 +40,31 @@ class WeightsSpec:
     hub_repo: str
     hub_filename: str
     local_names: tuple[str, ...]
+    hub_config_files: tuple[str, ...] = ()
+    weights_aliases: tuple[str, ...] = ()
+
+    @property
+    def is_folder(self) -> bool:
+        return bool(self.hub_config_files)
+
+    @property
+    def hub_files(self) -> tuple[str, ...]:
+        """Every file to fetch from ``hub_repo``: the config files, then the weights."""
+        return (*self.hub_config_files, self.hub_filename)
+
+    def describe_files(self) -> str:
+        """The files looked for, for messages: ``a + b + (c or d)``."""
+        weights = " or ".join((self.hub_filename, *self.weights_aliases))
+        weights = f"({weights})" if self.weights_aliases and self.hub_config_files else weights
+        return " + ".join((*self.hub_config_files, weights))
+
+    def complete_folder(self, folder: Path) -> bool:
+        """Whether ``folder`` holds every config file and the weights under one of their names."""
+        return (
+            folder.is_dir()
+            and all((folder / name).is_file() for name in self.hub_config_files)
+            and any((folder / name).is_file() for name in (self.hub_filename, *self.weights_aliases))
+        )
 
 
 @dataclass(frozen=True)
@@ -40,7 +73,7 @@ class ResolvedWeights:
 
     init: Init
     source: str | None = None  # explicit | weights_dir | cache | download
-    path: str | None = None
+    path: str | None = None  # the weights file, or for a folder spec the folder
     identifier: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,45 +102,91 @@ def is_online(host: str = HUB_HOST, timeout_s: float = 3.0) -> bool:
 def _in_weights_dir(spec: WeightsSpec, weights_dir: Path) -> Path | None:
     for name in spec.local_names:
         candidate = weights_dir / name
-        if candidate.exists():
+        if spec.is_folder:
+            if candidate.is_dir():
+                if spec.complete_folder(candidate):
+                    return candidate
+                raise BenchError(
+                    f"{spec.method}: weights folder {candidate} is incomplete",
+                    f"it must hold {spec.describe_files()} (the files of {spec.hub_repo})",
+                )
+        elif candidate.is_file():
             return candidate
     return None
 
 
 def _in_hub_cache(spec: WeightsSpec) -> Path | None:
+    """The cached weights file, or for a folder spec the snapshot folder holding all its files."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(spec.hub_repo, spec.hub_filename)
-    return Path(found) if isinstance(found, str) else None
+    for name in (spec.hub_filename, *spec.weights_aliases):
+        found = try_to_load_from_cache(spec.hub_repo, name)
+        if not isinstance(found, str):
+            continue
+        if not spec.is_folder:
+            return Path(found)
+        if spec.complete_folder(Path(found).parent):
+            return Path(found).parent
+    return None
+
+
+def _explicit(spec: WeightsSpec, explicit: Path) -> Path:
+    if not explicit.exists():
+        kind = "folder" if spec.is_folder else "file"
+        raise BenchError(
+            f"{spec.method}: weights {kind} {explicit} does not exist",
+            f"check the path given with --weights {spec.method}=PATH",
+        )
+    if not spec.is_folder:
+        return explicit
+    folder = explicit if explicit.is_dir() else explicit.parent  # a weights file names its folder
+    if not spec.complete_folder(folder):
+        raise BenchError(
+            f"{spec.method}: weights folder {folder} is incomplete",
+            f"--weights {spec.method}=FOLDER must hold {spec.describe_files()} (the files of {spec.hub_repo})",
+        )
+    return folder
 
 
 def download(spec: WeightsSpec) -> Path:
-    """Download into the Hugging Face cache; raises BenchError when that fails."""
+    """Download into the Hugging Face cache: the weights file, or for a folder spec the snapshot
+    folder holding every file it needs. Raises BenchError when that fails."""
     from huggingface_hub import hf_hub_download
 
+    paths = []
     try:
-        return Path(hf_hub_download(spec.hub_repo, spec.hub_filename))
+        for name in spec.hub_files:
+            paths.append(Path(hf_hub_download(spec.hub_repo, name)))
     except Exception as error:  # the hub client raises many types; all mean "not downloaded"
         raise BenchError(
-            f"{spec.method}: download of {spec.hub_repo}/{spec.hub_filename} failed ({type(error).__name__})",
-            "check the network, or place the file by hand in BENCH_WEIGHTS_DIR",
+            f"{spec.method}: download of {spec.hub_repo}/{name} failed ({type(error).__name__})",
+            "check the network, or place the files by hand in BENCH_WEIGHTS_DIR",
         ) from error
+    return paths[-1].parent if spec.is_folder else paths[-1]
 
 
 def locate(spec: WeightsSpec, explicit: Path | None, weights_dir: Path | None) -> tuple[str, Path] | None:
     """The first local source that has the weights, as (source, path), without downloading."""
     if explicit is not None:
-        if not explicit.exists():
-            raise BenchError(
-                f"{spec.method}: weights file {explicit} does not exist",
-                f"check the path given with --weights {spec.method}=PATH",
-            )
-        return "explicit", explicit
+        return "explicit", _explicit(spec, explicit)
     if weights_dir is not None and (found := _in_weights_dir(spec, weights_dir)):
         return "weights_dir", found
     if found := _in_hub_cache(spec):
         return "cache", found
     return None
+
+
+def _places_looked(spec: WeightsSpec, weights_dir: Path | None) -> str:
+    kind = "folder" if spec.is_folder else "file"
+    names = ", ".join(f"{name}/" if spec.is_folder else name for name in spec.local_names)
+    holding = f" holding {spec.describe_files()}" if spec.is_folder else ""
+    cached = f"{spec.hub_repo} ({spec.describe_files()})" if spec.is_folder else f"{spec.hub_repo}/{spec.hub_filename}"
+    return (
+        f"--weights {spec.method}=PATH (not given); "
+        f"BENCH_WEIGHTS_DIR {weights_dir or '(not set)'} for {kind} {names}{holding}; "
+        f"the Hugging Face cache for {cached}; "
+        f"download from {HUB_HOST} (offline)"
+    )
 
 
 def resolve(
@@ -120,17 +199,11 @@ def resolve(
         return ResolvedWeights("pretrained", source, str(path), spec.identifier)
     if is_online():
         return ResolvedWeights("pretrained", "download", str(download(spec)), spec.identifier)
-    names = ", ".join(spec.local_names)
-    looked = (
-        f"--weights {spec.method}=PATH (not given); "
-        f"BENCH_WEIGHTS_DIR {weights_dir or '(not set)'} for {names}; "
-        f"the Hugging Face cache for {spec.hub_repo}/{spec.hub_filename}; "
-        f"download from {HUB_HOST} (offline)"
-    )
     raise BenchError(
-        f"{spec.method}: no pretrained weights for {spec.identifier}; looked in: {looked}",
+        f"{spec.method}: no pretrained weights for {spec.identifier}; looked in: {_places_looked(spec, weights_dir)}",
         f"run `bench weights fetch --methods {spec.method}` where there is internet and copy the cache, "
-        f"or put the file in BENCH_WEIGHTS_DIR, or pass --init random to train from scratch",
+        f"or put the {'folder' if spec.is_folder else 'file'} in BENCH_WEIGHTS_DIR, "
+        f"or pass --init random to train from scratch",
     )
 
 

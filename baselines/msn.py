@@ -1,0 +1,126 @@
+"""MSN ViT-B/16 (Assran et al. 2022, masked siamese networks on ImageNet-1k) through transformers.
+
+timm does not publish MSN weights; the authors' ViT-B/16 is on the Hugging Face Hub as
+``facebook/vit-msn-base`` (config.json, preprocessor_config.json, pytorch_model.bin), loaded
+with transformers' ``ViTMSNModel.from_pretrained`` from the folder bench/weights.py resolves.
+The embedding is the CLS token of ``last_hidden_state``, which ViTMSNModel returns after its
+final layernorm. transformers is imported only when a model is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from baselines.vit import TINY_VIT, lastufka_vit_config
+from bench.classifier import BackboneClassifier
+from bench.errors import BenchError
+from bench.method import BuildContext, FinetuneConfig
+from bench.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from bench.profiles import Profile
+from bench.weights import ResolvedWeights, WeightsSpec
+
+HUB_REPO = "facebook/vit-msn-base"
+
+
+class MSNBackbone(nn.Module):
+    """A transformers ViTMSNModel as a backbone: images -> (N, hidden_size) CLS features.
+
+    It also states the model's layer structure the way timm models do (``group_matcher``,
+    ``no_weight_decay``), so that the shared classifier code applies layer-wise lr decay and
+    weight decay to it exactly as to a timm ViT: embeddings, then each encoder layer, then the
+    final layernorm.
+    """
+
+    def __init__(self, model: Any, image_size: int) -> None:
+        super().__init__()
+        self.model = model
+        self.num_features: int = model.config.hidden_size
+        # Position embeddings are learnt for config.image_size; other sizes interpolate them.
+        self.interpolate_pos_encoding = image_size != model.config.image_size
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        output = self.model(pixel_values=images, interpolate_pos_encoding=self.interpolate_pos_encoding)
+        cls: torch.Tensor = output.last_hidden_state[:, 0]
+        return cls
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        # transformers 5 names the layers ``layers.i``; 4.x named them ``encoder.layer.i``.
+        return {
+            "stem": r"^model\.embeddings",
+            "blocks": [(r"^model\.(?:encoder\.layer|layers)\.(\d+)", None), (r"^model\.layernorm", (99999,))],
+        }
+
+    def no_weight_decay(self) -> set[str]:
+        return {"model.embeddings.cls_token", "model.embeddings.position_embeddings"}
+
+
+class MSN(BackboneClassifier):
+    name = "msn"
+    summary = "ViT-B/16, MSN self-supervised on ImageNet-1k (transformers, facebook/vit-msn-base)"
+
+    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+        if profile.model_scale == "tiny":
+            return None
+        return WeightsSpec(
+            method=self.name,
+            identifier=HUB_REPO,
+            hub_repo=HUB_REPO,
+            hub_filename="pytorch_model.bin",  # the repo has no safetensors file
+            local_names=(self.name, HUB_REPO.split("/")[-1]),
+            hub_config_files=("config.json", "preprocessor_config.json"),
+            weights_aliases=("model.safetensors",),  # what save_pretrained writes
+        )
+
+    def default_config(self, profile: Profile) -> FinetuneConfig:
+        return lastufka_vit_config(profile)  # the paper: self-supervised ViTs fine-tuned as Lastufka et al.
+
+    def create_backbone(self, ctx: BuildContext, weights: ResolvedWeights) -> tuple[nn.Module, int, Preprocessing]:
+        from transformers import ViTMSNConfig, ViTMSNModel
+
+        size = ctx.profile.image_size
+        mean: tuple[float, ...] = IMAGENET_MEAN  # MSN's training normalisation, for random init
+        std: tuple[float, ...] = IMAGENET_STD
+        model: Any
+        if ctx.profile.model_scale == "tiny":
+            config = ViTMSNConfig(
+                image_size=size,
+                patch_size=8,
+                hidden_size=TINY_VIT["embed_dim"],
+                num_hidden_layers=TINY_VIT["depth"],
+                num_attention_heads=TINY_VIT["num_heads"],
+                intermediate_size=4 * TINY_VIT["embed_dim"],
+            )
+            model = ViTMSNModel(config)
+        elif weights.init == "pretrained":
+            assert weights.path is not None
+            model = self._from_pretrained(weights.path)
+            mean, std = self._normalisation(weights.path)
+        else:
+            model = ViTMSNModel(ViTMSNConfig(image_size=size))  # the config's defaults are vit-msn-base's
+        backbone = MSNBackbone(model, size)
+        return backbone, backbone.num_features, Preprocessing(image_size=size, mean=mean, std=std)
+
+    def _from_pretrained(self, folder: str) -> Any:
+        from transformers import ViTMSNModel
+
+        loaded: Any = ViTMSNModel.from_pretrained(folder, output_loading_info=True)
+        model, info = loaded
+        missing = list(info.get("missing_keys", [])) + list(info.get("mismatched_keys", []))
+        if missing:  # transformers would fill them with random values: never silently
+            raise BenchError(
+                f"{self.name}: the checkpoint in {folder} lacks {len(missing)} of ViTMSNModel's weights "
+                f"(e.g. {missing[0]})",
+                f"point --weights {self.name}= / BENCH_WEIGHTS_DIR at the files of {HUB_REPO}",
+            )
+        return model
+
+    @staticmethod
+    def _normalisation(folder: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Mean and std from the checkpoint's own preprocessor_config.json."""
+        from transformers import AutoImageProcessor
+
+        processor = AutoImageProcessor.from_pretrained(folder)
+        return tuple(processor.image_mean), tuple(processor.image_std)

@@ -1,0 +1,95 @@
+"""One training stage of GalaxAlign as an Objective of the shared loop (bench/train.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+
+from bench.classifier import weight_decay_groups
+from bench.data.base import GalaxyData
+from bench.method import FinetuneConfig, FitReport
+from bench.preprocess import Preprocessing
+from bench.train import LossTerms, Objective, fit
+from methods.galaxalign.loss import multi_positive_contrastive
+from methods.galaxalign.model import TriModalCLIP
+from methods.galaxalign.symbols import SymbolBank
+from methods.galaxalign.variants import IMAGE_SYMBOL, IMAGE_TEXT, SYMBOL_TEXT, Stage
+
+Evaluate = Callable[[], dict[str, float]]  # val macro-F1 of every candidate prediction rule
+
+
+@dataclass
+class Modalities:
+    """What the loss draws on besides the galaxy images: class prompts and the symbol bank."""
+
+    tokens: torch.Tensor  # (C, L) tokenised class prompts, on the device
+    bank: SymbolBank | None
+    prep: Preprocessing
+    device: torch.device
+
+
+def stage_loss(
+    model: TriModalCLIP, stage: Stage, modalities: Modalities, augment: bool, generator: torch.Generator
+) -> Callable[[torch.Tensor, torch.Tensor], LossTerms]:
+    """The stage's loss: the sum of its contrastive terms, each returned by name."""
+    if stage.uses_symbols and modalities.bank is None:
+        raise ValueError(f"stage {stage.number} needs symbols but no symbol bank was rendered")
+
+    def loss(images: torch.Tensor, labels: torch.Tensor) -> LossTerms:
+        text = model.encode_text(modalities.tokens)[labels]  # one prompt per class, gathered per item
+        image = model.encode_image(images)
+        scale = model.logit_scale
+        terms: LossTerms = {IMAGE_TEXT: multi_positive_contrastive(image, text, labels, scale)}
+        if stage.uses_symbols:
+            assert modalities.bank is not None
+            drawn = modalities.bank.sample(labels, generator)
+            symbol = model.encode_symbol(modalities.prep(drawn, modalities.device, augment, generator))
+            if SYMBOL_TEXT in stage.pairs:
+                terms[SYMBOL_TEXT] = multi_positive_contrastive(symbol, text, labels, scale)
+            if IMAGE_SYMBOL in stage.pairs:
+                terms[IMAGE_SYMBOL] = multi_positive_contrastive(image, symbol, labels, scale)
+        total = torch.stack([terms[pair] for pair in stage.pairs]).sum()
+        return {**terms, "loss": total, "logit_scale": scale.detach().exp()}
+
+    return loss
+
+
+def run_stage(
+    model: TriModalCLIP,
+    stage: Stage,
+    modalities: Modalities,
+    train: GalaxyData,
+    cfg: FinetuneConfig,
+    stage1_epochs: int,
+    evaluate: Evaluate | None,
+    description: str,
+) -> FitReport:
+    """Train ``stage`` through the shared loop; its history records carry the stage number and,
+    where validation ran, the val macro-F1 of every prediction rule."""
+    if stage.separate_symbol_encoder and not model.has_symbol_encoder:
+        model.split_symbol_encoder()
+    stage_cfg = cfg if stage.to_convergence else replace(cfg, epochs=stage1_epochs)
+    generator = torch.Generator().manual_seed(cfg.seed * 1000 + stage.number)
+    per_epoch: list[dict[str, float]] = []
+
+    def score() -> float:
+        assert evaluate is not None
+        f1 = evaluate()
+        per_epoch.append(f1)
+        return max(f1.values())
+
+    objective = Objective(
+        module=model,
+        parameters=weight_decay_groups(model, cfg.weight_decay),
+        loss=stage_loss(model, stage, modalities, cfg.augment, generator),
+        score=score if stage.to_convergence and evaluate is not None else None,
+        after_step=model.clamp_logit_scale,
+    )
+    report = fit(objective, train, stage_cfg, modalities.prep, modalities.device, description=description)
+    for i, record in enumerate(report.history):
+        record["stage"] = float(stage.number)
+        if i < len(per_epoch):
+            record.update({f"val_macro_f1[{rule}]": value for rule, value in per_epoch[i].items()})
+    return report

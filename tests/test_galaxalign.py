@@ -1,0 +1,493 @@
+"""GalaxAlign: text and symbols, the multi-positive loss, the stages and variants, weight loading,
+save/load and search, end to end through the runner. Tiny open_clip towers on the CPU, offline."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import pytest
+import torch
+from huggingface_hub import constants
+from open_clip.loss import ClipLoss
+from PIL import Image
+from safetensors.torch import save_file
+
+from bench import registry
+from bench.data import demo, galaxy10, galaxy_mnist
+from bench.data.base import DataOptions, DatasetSplits
+from bench.errors import BenchError
+from bench.method import BuildContext, FinetuneConfig
+from bench.profiles import PROFILES
+from bench.runner import Runner, RunSettings
+from bench.spec import RunSpec
+from methods.galaxalign import prompts, symbols
+from methods.galaxalign.loss import MAX_LOGIT_SCALE, multi_positive_contrastive
+from methods.galaxalign.model import TriModalCLIP
+from methods.galaxalign.plugin import GalaxAlign, GalaxAlignConvNeXt, GalaxAlignViT16
+from methods.galaxalign.search import search, text_search
+from methods.galaxalign.stages import Modalities, run_stage
+from methods.galaxalign.symbols import SYMBOL_KINDS, SymbolBank, render_symbols, write_contact_sheet
+from methods.galaxalign.variants import STAGE2, VARIANTS
+
+CPU = torch.device("cpu")
+DATASET_CLASSES = {
+    "demo": demo.CLASS_NAMES,
+    "galaxy10_decals": galaxy10.CLASS_NAMES,
+    "galaxy_mnist": galaxy_mnist.CLASS_NAMES,
+}
+
+
+@pytest.fixture(scope="module")
+def splits() -> DatasetSplits:
+    return registry.load_dataset("demo:4", DataOptions())
+
+
+def tiny_cfg(epochs: int = 1, **fields: object) -> FinetuneConfig:
+    base = GalaxAlignViT16().default_config(PROFILES["demo"])
+    return FinetuneConfig(**{**base.to_dict(), "epochs": epochs, "patience": 5, **fields})  # type: ignore[arg-type]
+
+
+def build(
+    cls: type[GalaxAlign] = GalaxAlignViT16, variant: str = "full", profile: str = "demo", init: str = "random",
+    class_names: tuple[str, ...] = demo.CLASS_NAMES, **options: str,
+) -> GalaxAlign:
+    method = cls()
+    if profile == "demo":
+        options.setdefault("stage1_epochs", "1")
+    method.build(BuildContext(class_names, PROFILES[profile], init, CPU, variant=variant, options=options))  # type: ignore[arg-type]
+    return method
+
+
+def snapshot(model: TriModalCLIP) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def changed_encoders(model: TriModalCLIP, before: dict[str, torch.Tensor]) -> set[str]:
+    """The encoders with at least one parameter different from ``before``."""
+    return {model.encoder_of(n) for n, p in model.named_parameters() if n in before and not torch.equal(p, before[n])}
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def test_prompts_follow_the_paper_and_choose_a_or_an() -> None:
+    assert prompts.class_prompts(["unbarred_spiral", "smooth_cigar"]) == [
+        "A picture of an unbarred-spiral galaxy",
+        "A picture of a cigar round smooth galaxy",
+    ]
+    assert prompts.class_prompts(["In-between Round Smooth", "Edge-on with Bulge", "Merging"]) == [
+        "A picture of an in-between round smooth galaxy",
+        "A picture of an edge-on galaxy with bulge",
+        "A picture of a merging galaxy",
+    ]
+    cases = {"unbarred galaxy": "an", "uniform blob": "a", "hour-glass shape": "an", "one-armed spiral": "a",
+             "elliptical": "an", "barred spiral": "a", "ring galaxy": "a", "irregular galaxy": "an"}
+    assert {phrase: prompts.article(phrase) for phrase in cases} == cases
+    assert prompts.prompt("an odd galaxy") == "A picture of an odd galaxy"  # an article given is kept
+
+
+@pytest.mark.parametrize("dataset", sorted(DATASET_CLASSES))
+def test_every_known_dataset_has_a_distinct_prompt_and_symbol_per_class(dataset: str) -> None:
+    names = DATASET_CLASSES[dataset]
+    texts = prompts.class_prompts(names)
+    assert len(set(texts)) == len(names) and all(t.startswith("A picture of a") for t in texts)
+    kinds = [symbols.symbol_kind(name) for name in names]
+    assert all(kind in SYMBOL_KINDS for kind in kinds) and len(set(kinds)) == len(names)
+
+
+def test_prompt_override_file_and_missing_class(tmp_path: Path) -> None:
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps({"Round Smooth": "elliptical galaxy", "ring": "ring galaxy"}))
+    assert prompts.class_prompts(["Round Smooth", "Ring", "Merging"], path) == [
+        "A picture of an elliptical galaxy", "A picture of a ring galaxy", "A picture of a merging galaxy",
+    ]
+    with pytest.raises(BenchError) as error:
+        prompts.class_prompts(["Round Smooth", "Polar Ring"])
+    assert "'Polar Ring'" in str(error.value) and "--option prompts=PATH" in str(error.value)
+    path.write_text("[1, 2]")
+    with pytest.raises(BenchError, match="not an object"):
+        prompts.class_prompts(["Round Smooth"], path)
+    with pytest.raises(BenchError, match="no text description for class 'Polar Ring'"):
+        build(class_names=("Round Smooth", "Polar Ring"))  # fails at build, before any training
+
+
+# --- symbols -------------------------------------------------------------------------------
+
+
+def test_symbols_are_deterministic_per_seed_and_differ_between_samples() -> None:
+    first = render_symbols("barred_spiral", 4, 64, seed=3)
+    assert first.dtype == np.uint8 and first.shape == (4, 64, 64, 3)
+    assert np.array_equal(first, render_symbols("barred_spiral", 4, 64, seed=3))
+    assert not np.array_equal(first, render_symbols("barred_spiral", 4, 64, seed=4))
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert np.abs(first[i].astype(int) - first[j].astype(int)).mean() > 2
+    assert render_symbols("smooth_round", 1, 224).shape == (1, 224, 224, 3)
+
+
+def _axis_ratio_and_area(image: np.ndarray) -> tuple[float, float]:
+    """Minor/major axis ratio of the light's second moments, and the lit fraction of the image."""
+    light = image[..., 0].astype(float)
+    y, x = np.mgrid[0 : light.shape[0], 0 : light.shape[1]]
+    total = light.sum()
+    mx, my = (light * x).sum() / total, (light * y).sum() / total
+    cov = np.cov(np.stack([x.ravel() - mx, y.ravel() - my]), aweights=light.ravel())
+    small, large = np.linalg.eigvalsh(cov)
+    return math.sqrt(small / large), float((light > 100).mean())
+
+
+def test_symbols_look_like_their_classes() -> None:
+    """White on black, and the smooth and edge-on kinds get flatter in the order the guide draws them."""
+    ratios = {}
+    for kind in SYMBOL_KINDS:
+        batch = render_symbols(kind, 6, 96, seed=0)
+        corners = batch[:, :4, :4].astype(int)
+        assert corners.max() < 20 and batch.max() > 200, kind  # a bright drawing on a black background
+        assert np.array_equal(batch[..., 0], batch[..., 2])  # grey
+        ratios[kind] = float(np.median([_axis_ratio_and_area(image)[0] for image in batch]))
+    assert ratios["smooth_round"] > 0.85
+    assert ratios["smooth_round"] > ratios["smooth_in_between"] > ratios["smooth_cigar"] > ratios["edge_on_no_bulge"]
+    assert ratios["edge_on_no_bulge"] < 0.15 < ratios["edge_on_bulge"]
+    assert ratios["tight_spiral"] > 0.6  # two arms wound round: no preferred axis
+
+
+def test_symbol_bank_contact_sheet_and_overrides(tmp_path: Path) -> None:
+    bank = SymbolBank.render(("Merging", "smooth_round"), 32, 5, seed=1)
+    assert bank.images.shape == (2, 5, 32, 32, 3) and bank.kinds == ("merging", "smooth_round")
+    drawn = bank.sample(torch.tensor([1, 1, 0]), torch.Generator().manual_seed(0))
+    assert drawn.shape == (3, 32, 32, 3)
+    assert any(np.array_equal(drawn[2], bank.images[0, k]) for k in range(5))
+    sheet = write_contact_sheet(demo.CLASS_NAMES, tmp_path / "sheet.png", per_class=3, size=48)
+    assert Image.open(sheet).size[1] == 10 * (48 + 4) + 4
+    overrides = tmp_path / "symbols.json"
+    overrides.write_text(json.dumps({"Polar Ring": "smooth_round"}))
+    assert symbols.symbol_kind("polar_ring", symbols.read_overrides(overrides)) == "smooth_round"
+    with pytest.raises(BenchError, match="no schematic symbol for class 'Polar Ring'"):
+        symbols.symbol_kind("Polar Ring")
+    overrides.write_text(json.dumps({"Polar Ring": "donut"}))
+    with pytest.raises(BenchError, match="symbol kind that does not exist"):
+        symbols.read_overrides(overrides)
+
+
+# --- the loss ------------------------------------------------------------------------------
+
+
+def brute_force_loss(a: torch.Tensor, b: torch.Tensor, labels: list[int], scale: float) -> float:
+    """The multi-positive loss with plain loops: every same-class pair is a positive."""
+    n = len(labels)
+    sim = [[scale * float(a[i] @ b[j]) for j in range(n)] for i in range(n)]
+
+    def direction(s: list[list[float]]) -> float:
+        total = 0.0
+        for i in range(n):
+            log_norm = math.log(sum(math.exp(s[i][k]) for k in range(n)))
+            positives = [j for j in range(n) if labels[j] == labels[i]]
+            total += -sum(s[i][j] - log_norm for j in positives) / len(positives)
+        return total / n
+
+    transposed = [[sim[j][i] for j in range(n)] for i in range(n)]
+    return 0.5 * (direction(sim) + direction(transposed))
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 1, 2, 2, 2], [3, 1, 3, 1], [0, 1, 2, 3, 4]])
+def test_multi_positive_loss_matches_brute_force(labels: list[int]) -> None:
+    generator = torch.Generator().manual_seed(0)
+    a = torch.nn.functional.normalize(torch.randn(len(labels), 8, generator=generator), dim=1)
+    b = torch.nn.functional.normalize(torch.randn(len(labels), 8, generator=generator), dim=1)
+    log_scale = torch.tensor(math.log(10.0))
+    got = float(multi_positive_contrastive(a, b, torch.tensor(labels), log_scale))
+    assert got == pytest.approx(brute_force_loss(a, b, labels, 10.0), rel=1e-5)
+    clip = float(ClipLoss()(a, b, log_scale.exp()))
+    if len(set(labels)) == len(labels):
+        assert got == pytest.approx(clip, rel=1e-5)  # all classes distinct: exactly CLIP's loss
+    else:
+        assert got != pytest.approx(clip, rel=1e-3)  # CLIP would count same-class pairs as negatives
+
+
+# --- stages and variants -------------------------------------------------------------------
+
+
+def test_stage2_symbol_encoder_starts_as_the_stage1_image_encoder_then_diverges(
+    splits: DatasetSplits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    method = build(variant="full")
+    at_split: dict[str, dict[str, torch.Tensor]] = {}
+    original = TriModalCLIP.split_symbol_encoder
+
+    def recording_split(model: TriModalCLIP) -> None:
+        original(model)
+        assert model.symbol_visual is not None
+        at_split["image"] = {k: v.clone() for k, v in model.clip.visual.state_dict().items()}
+        at_split["symbol"] = {k: v.clone() for k, v in model.symbol_visual.state_dict().items()}
+
+    monkeypatch.setattr(TriModalCLIP, "split_symbol_encoder", recording_split)
+    before_stage1 = {k: v.clone() for k, v in method.model.clip.visual.state_dict().items()}
+    method.finetune(splits.train, splits.val, tiny_cfg(epochs=2))
+    image, symbol = at_split["image"], at_split["symbol"]
+    assert image.keys() == symbol.keys()
+    assert all(torch.equal(image[k], symbol[k]) for k in image)  # a parameter-wise copy...
+    assert any(not torch.equal(image[k], before_stage1[k]) for k in image)  # ...of the *trained* stage-1 encoder
+    assert method.model.symbol_visual is not None
+    now = method.model.symbol_visual.state_dict()
+    assert any(not torch.equal(now[k], symbol[k]) for k in symbol)  # trained in stage 2
+    image_now = method.model.clip.visual.state_dict()
+    assert any(not torch.equal(now[k], image_now[k]) for k in now)  # and no longer the image encoder
+    assert method.model.symbol_visual.conv1.weight.data_ptr() != method.model.clip.visual.conv1.weight.data_ptr()
+
+
+EXPECTED = {  # variant: (encoders updated, has a symbol encoder, loss terms, stages)
+    "clip": ({"image", "text"}, False, {"image_text"}, [1.0]),
+    "v1": ({"image", "text"}, False, {"image_text", "symbol_text"}, [1.0]),
+    "v3": ({"image", "text"}, False, {"image_text", "symbol_text"}, [1.0]),
+    "v2": ({"image", "text", "symbol"}, True, {"image_text", "symbol_text", "image_symbol"}, [2.0]),
+    "full": ({"image", "text", "symbol"}, True, {"image_text", "symbol_text", "image_symbol"}, [1.0, 2.0]),
+    "zeroshot": (set(), False, set(), []),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(EXPECTED))
+def test_each_variant_trains_only_its_parts(
+    variant: str, splits: DatasetSplits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    updated, separate, terms, stages = EXPECTED[variant]
+    method = build(variant=variant)
+    start = snapshot(method.model)
+    original = TriModalCLIP.split_symbol_encoder
+
+    def split(model: TriModalCLIP) -> None:  # the symbol encoder's start is its copy at the split
+        assert separate, f"{variant} must never create a symbol encoder"
+        original(model)
+        start.update({n: p.detach().clone() for n, p in model.named_parameters() if n.startswith("symbol_visual.")})
+
+    monkeypatch.setattr(TriModalCLIP, "split_symbol_encoder", split)
+    report = method.finetune(splits.train, splits.val, tiny_cfg(epochs=1))
+    assert method.model.has_symbol_encoder is separate
+    assert changed_encoders(method.model, start) - {"temperature"} == updated
+    history = report.history
+    assert sorted({h["stage"] for h in history}) == stages
+    assert {k for h in history for k in h if k in ("image_text", "symbol_text", "image_symbol")} == terms
+    if variant == "zeroshot":
+        assert report.train_images == 0 and report.best_val_score is not None
+    if variant == "v1":  # a fixed warm-up: no early stopping, no validation per epoch
+        assert all("val_score" not in h for h in history)
+    if variant in ("v3", "clip"):
+        assert all("val_score" in h for h in history)
+    details = report.details  # type: ignore[attr-defined]
+    rule = details["prediction_rule"]
+    assert rule in (("text", "text+symbols") if terms - {"image_text"} else ("text",))
+    if variant in ("v1", "zeroshot"):  # nothing stopped early: the score is the final model's
+        assert report.best_val_score == details["val_macro_f1_by_rule"][rule]
+
+
+def test_full_runs_its_fixed_warmup_then_stage2_and_records_the_rule(splits: DatasetSplits) -> None:
+    method = build(variant="full", stage1_epochs="2")
+    report = method.finetune(splits.train, splits.val, tiny_cfg(epochs=2))
+    assert [h["stage"] for h in report.history] == [1.0, 1.0, 2.0, 2.0]
+    stage2 = [h for h in report.history if h["stage"] == 2.0]
+    assert all("val_macro_f1[text]" in h and "val_macro_f1[text+symbols]" in h for h in stage2)
+    details = report.details  # type: ignore[attr-defined]
+    chosen = details["val_macro_f1_by_rule"]
+    assert details["prediction_rule"] == max(chosen, key=lambda r: (chosen[r], r == "text"))
+    assert report.best_val_score == pytest.approx(max(chosen.values()))
+    assert details["stage1_epochs"] == 2 and [s["epochs_run"] for s in details["stages"]] == [2, 2]
+    scores = method.predict(splits.test)
+    assert scores.shape == (len(splits.test), 10) and torch.isfinite(scores).all()
+    embedded = method.embed(splits.test)
+    assert torch.allclose(embedded.norm(dim=1), torch.ones(len(splits.test)), atol=1e-5)
+
+
+def test_the_prediction_rule_is_chosen_on_validation(splits: DatasetSplits, monkeypatch: pytest.MonkeyPatch) -> None:
+    method = build(variant="v1")
+    method.finetune(splits.train, splits.val, tiny_cfg(epochs=1))
+    assert method.bank is not None and method.prototypes is not None
+    flat, classes = method.bank.flat()
+    with torch.no_grad():
+        symbol = method.model.encode_symbol(method.prep(flat, CPU))
+    prototypes = torch.stack([symbol[torch.as_tensor(classes) == c].mean(0) for c in range(10)])
+    prototypes = torch.nn.functional.normalize(prototypes, dim=1)
+    assert torch.allclose(method.prototypes, prototypes, atol=1e-5)
+    image = method.embed(splits.test)
+    text = method.embed_text(method.prompts)
+    scale = float(method.model.logit_scale.detach().exp())
+
+    monkeypatch.setattr(method, "_rule_f1", lambda val: {"text": 0.2, "text+symbols": 0.6})
+    method._choose_rule(splits.val)
+    assert method.rule == "text+symbols"
+    expected = 0.5 * (image @ text.T + image @ prototypes.T) * scale
+    assert torch.allclose(method.predict(splits.test), expected, atol=1e-4)
+    monkeypatch.setattr(method, "_rule_f1", lambda val: {"text": 0.6, "text+symbols": 0.6})
+    method._choose_rule(splits.val)
+    assert method.rule == "text"  # ties go to the paper's rule
+    assert torch.allclose(method.predict(splits.test), image @ text.T * scale, atol=1e-4)
+
+
+def test_without_validation_training_runs_its_epochs_and_predicts_by_text(splits: DatasetSplits) -> None:
+    method = build(variant="v3")
+    report = method.finetune(splits.train, None, tiny_cfg(epochs=2))
+    assert report.epochs_run == 2 and report.best_val_score is None
+    assert method.rule == "text" and method.prototypes is not None and method.prototypes.shape == (10, 64)
+
+
+def test_the_temperature_is_clamped_as_in_clip(splits: DatasetSplits) -> None:
+    method = build(variant="v2")
+    with torch.no_grad():
+        method.model.clip.logit_scale.fill_(8.0)  # a scale of e^8, above CLIP's cap of 100
+    bank = SymbolBank.render(demo.CLASS_NAMES, 64, 2)
+    modalities = Modalities(method._tokens(method.prompts), bank, method.prep, CPU)
+    report = run_stage(method.model, STAGE2, modalities, splits.train, tiny_cfg(epochs=1), 1, None, "test")
+    assert float(method.model.logit_scale.detach()) <= MAX_LOGIT_SCALE + 1e-6
+    assert report.history[0]["logit_scale"] > 100  # the first step ran at the unclamped scale
+
+
+def test_scratch_is_random_init_whatever_the_run_init(tmp_path: Path) -> None:
+    """Scratch builds without pretrained weights even where the run asks for them (and none exist)."""
+    for profile in ("demo", "paper"):
+        method = GalaxAlignViT16()
+        ctx = BuildContext(demo.CLASS_NAMES, PROFILES[profile], "pretrained", CPU, variant="scratch")
+        assert method.build(ctx).init == "random"
+        assert method.details["clip_tag"] is None
+    with pytest.raises(BenchError, match="no published pretrained weights"):
+        GalaxAlignViT16().build(BuildContext(demo.CLASS_NAMES, PROFILES["demo"], "pretrained", CPU, variant="full"))
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(BenchError, match=r"no option\(s\) \['clip_tga'\]"):
+        build(clip_tga="openai")
+    with pytest.raises(BenchError, match="applies to the paper profile"):
+        build(clip_tag="openai")
+    with pytest.raises(BenchError, match="stage1_epochs=0 is not a positive"):
+        build(stage1_epochs="0")
+    with pytest.raises(BenchError, match="no pretrained tag 'nope'"):
+        GalaxAlignViT16().build(BuildContext(demo.CLASS_NAMES, PROFILES["paper"], "pretrained", CPU,
+                                             variant="full", options={"clip_tag": "nope"}))
+    assert GalaxAlignViT16.variants == VARIANTS and VARIANTS[0] == "full"
+
+
+# --- pretrained weights, offline -----------------------------------------------------------
+
+HUB = {  # method: (open_clip model, default tag, Hub repo, the file that repo holds)
+    GalaxAlignViT16: ("ViT-B-16", "laion2b_s34b_b88k", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K",
+                      "open_clip_model.safetensors"),
+    GalaxAlignConvNeXt: ("convnext_base", "laion400m_s13b_b51k", "laion/CLIP-convnext_base-laion400M-s13B-b51K",
+                         "open_clip_pytorch_model.bin"),
+}
+
+
+@pytest.fixture
+def hub_cache() -> Iterator[Path]:
+    root = Path(constants.HF_HUB_CACHE)
+    yield root
+    for repo in root.glob("models--laion--CLIP-*"):
+        shutil.rmtree(repo)
+
+
+@pytest.mark.parametrize("cls", [GalaxAlignViT16, GalaxAlignConvNeXt], ids=["vit16", "convnext"])
+def test_full_size_clip_loads_from_an_explicit_file_and_the_hub_cache(
+    cls: type[GalaxAlign], tmp_path: Path, hub_cache: Path
+) -> None:
+    """A random state_dict in open_clip's checkpoint layout, loaded offline through open_clip."""
+    model_name, tag, repo, filename = HUB[cls]
+    spec = cls().weights_spec(PROFILES["paper"])
+    assert spec is not None and (spec.hub_repo, spec.hub_filename) == (repo, filename)
+    assert open_clip.get_pretrained_cfg(model_name, tag)["hf_hub"] == repo + "/"  # open_clip agrees
+    reference = open_clip.create_model(model_name)
+    state = reference.state_dict()
+    saved = tmp_path / filename
+    if filename.endswith(".safetensors"):
+        save_file({k: v.contiguous() for k, v in state.items()}, str(saved))
+    else:
+        torch.save(state, saved)
+    probe = "visual.conv1.weight" if model_name.startswith("ViT") else "visual.trunk.stem.0.weight"
+    for source in ("explicit", "cache"):
+        if source == "cache":  # the layout huggingface_hub writes: snapshots/<revision>/<file> + refs/main
+            repo_dir = hub_cache / f"models--{repo.replace('/', '--')}"
+            (repo_dir / "refs").mkdir(parents=True)
+            (repo_dir / "refs" / "main").write_text("0123abcd")
+            (repo_dir / "snapshots" / "0123abcd").mkdir(parents=True)
+            target = repo_dir / "snapshots" / "0123abcd" / filename
+            try:
+                os.link(saved, target)  # no second 600 MB write where the file system allows
+            except OSError:
+                shutil.copyfile(saved, target)
+        method = cls()
+        ctx = BuildContext(demo.CLASS_NAMES, PROFILES["paper"], "pretrained", CPU, variant="full",
+                           weights_file=str(saved) if source == "explicit" else None)
+        weights = method.build(ctx)
+        identifier = f"open_clip/{model_name}.{tag}"
+        assert (weights.init, weights.source, weights.identifier) == ("pretrained", source, identifier)
+        assert Path(weights.path).name == filename  # type: ignore[arg-type]
+        assert torch.equal(method.model.clip.state_dict()[probe], state[probe])
+        assert torch.equal(method.model.clip.logit_scale, state["logit_scale"])
+        assert method.prep.image_size == 224 and method.prep.mean == (0.48145466, 0.4578275, 0.40821073)
+        assert method.details["clip_tag"] == tag
+        with torch.no_grad():
+            assert method.model.encode_image(torch.zeros(1, 3, 224, 224)).shape == (1, 512)
+        del method
+
+
+def test_missing_clip_weights_name_the_hub_file_and_the_fix() -> None:
+    ctx = BuildContext(demo.CLASS_NAMES, PROFILES["paper"], "pretrained", CPU, variant="clip",
+                       options={"clip_tag": "datacomp_xl_s13b_b90k"})
+    with pytest.raises(BenchError) as error:
+        GalaxAlignViT16().build(ctx)
+    message = str(error.value)
+    for expected in ("open_clip/ViT-B-16.datacomp_xl_s13b_b90k", "laion/CLIP-ViT-B-16-DataComp.XL-s13B-b90K",
+                     "open_clip_model.safetensors", "--weights galaxalign-vit16=PATH", "--init random"):
+        assert expected in message
+
+
+# --- save, load and search -----------------------------------------------------------------
+
+
+def test_save_load_and_text_search(splits: DatasetSplits, tmp_path: Path) -> None:
+    method = build(variant="v2")
+    method.finetune(splits.train, splits.val, tiny_cfg(epochs=1))
+    path = method.save(tmp_path / "model.pt")
+    loaded = GalaxAlignViT16()
+    loaded.load(path)
+    assert torch.allclose(loaded.embed(splits.test), method.embed(splits.test), atol=1e-6)
+    assert torch.allclose(loaded.predict(splits.test), method.predict(splits.test), atol=1e-5)
+    assert loaded.rule == method.rule and not loaded.model.has_symbol_encoder  # prototypes suffice
+    assert loaded.prototypes is not None and torch.equal(loaded.prototypes, method.prototypes)
+    with_symbols = GalaxAlignViT16()
+    with_symbols.load(method.save(tmp_path / "with_symbols.pt", include_symbol_encoder=True))
+    assert with_symbols.model.has_symbol_encoder
+    assert method.model.symbol_visual is not None and with_symbols.model.symbol_visual is not None
+    assert torch.equal(with_symbols.model.symbol_visual.conv1.weight, method.model.symbol_visual.conv1.weight)
+    with pytest.raises(BenchError, match="not galaxalign-convnext"):
+        GalaxAlignConvNeXt().load(path)
+
+    result = search(loaded, splits.test, "barred spiral with loose arms", tmp_path / "search.png", top=4)
+    assert result.text == "A picture of a barred spiral with loose arms"
+    expected = loaded.embed(splits.test) @ loaded.embed_text([result.text])[0]
+    assert list(result.indices) == list(torch.argsort(expected, descending=True)[:4].numpy())
+    assert np.allclose(result.scores, expected[result.indices].numpy(), atol=1e-6)
+    assert Image.open(tmp_path / "search.png").size[0] == 4 * (128 + 6) + 6
+    assert len(text_search(loaded, splits.test, "merging", top=100).indices) == len(splits.test)
+    with pytest.raises(BenchError, match="query is empty"):
+        text_search(loaded, splits.test, "  ")
+
+
+# --- end to end ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["galaxalign-vit16", "galaxalign-convnext"])
+def test_a_full_run_through_the_runner_writes_a_complete_record(method: str, tmp_path: Path) -> None:
+    spec = RunSpec(method, "demo:20", variant="full", overrides=(("epochs", 1),))
+    [record] = Runner(RunSettings(results=tmp_path)).run([spec])
+    assert record["status"] == "ok", record.get("error")
+    assert set(record["metrics"]) == {"classify", "retrieve"}
+    assert 0.0 <= record["metrics"]["classify"]["accuracy"] <= 1.0
+    assert 0.0 <= record["metrics"]["retrieve"]["map"] <= 1.0
+    assert record["weights"]["init"] == "random"
+    fit = record["fit"]
+    assert [h["stage"] for h in fit["history"]] == [1.0, 1.0, 2.0]  # demo warm-up of 2, then 1 epoch
+    assert fit["details"]["prediction_rule"] in ("text", "text+symbols")
+    assert record["config"]["epochs"] == 1
