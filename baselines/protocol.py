@@ -7,7 +7,9 @@ baseline hyperparameters beyond "fine-tuned following Lastufka et al. [27]" for 
 self-supervised ViTs, so each method's ``default_config`` picks its numbers from:
 
 - Lastufka et al. 2024 (arXiv 2409.11175), code github.com/elastufka/fm4astro ``finetune.py``:
-  Hugging Face ``Trainer`` (AdamW) at learning rate 5e-5, no layer decay, no head dropout.
+  Hugging Face ``Trainer`` (AdamW) at learning rate 5e-5 and the Trainer's weight decay of 0,
+  no layer decay, no head dropout. (Their DINOv2 / MSN / MAE runs freeze the backbone; here
+  that is ``--adapt linear``, and the default is full fine-tuning.)
 - Zoobot 2.9.0 ``FinetuneableZoobotAbstract`` defaults (zoobot/pytorch/training/finetune.py):
   AdamW, learning rate 1e-4, weight decay 0.05, layer-wise lr decay 0.75, head dropout 0.5.
 

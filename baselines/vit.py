@@ -24,9 +24,11 @@ TINY_VIT: dict[str, Any] = {"embed_dim": 96, "depth": 3, "num_heads": 3}
 
 
 def lastufka_vit_config(profile: Profile) -> FinetuneConfig:
-    """Lastufka et al.'s fine-tuning of ViTs (fm4astro finetune.py through the HF Trainer):
+    """Lastufka et al.'s training settings for ViTs (fm4astro finetune.py through the HF Trainer):
     AdamW at lr 5e-5 with the Trainer's default weight decay of 0, no layer decay, no dropout
-    before the classifier."""
+    before the classifier. Their scripts train the DINOv2 / MSN / MAE classifiers with the
+    backbone frozen (``--freeze_backbone``); the benchmark's default is full fine-tuning, as the
+    GalaxAlign paper says "fine-tuned", and ``--adapt linear`` gives the frozen-backbone variant."""
     return profile_config(profile, lr=LASTUFKA_LR, weight_decay=0.0)
 
 
@@ -55,6 +57,9 @@ class MAE(_ViTB16):
     name = "mae"
     summary = "ViT-B/16, masked autoencoder on ImageNet-1k (timm weights of the MAE release)"
     paper_model = "vit_base_patch16_224.mae"
+
+    def default_config(self, profile: Profile) -> FinetuneConfig:
+        return lastufka_vit_config(profile)  # the paper: self-supervised ViTs fine-tuned as Lastufka et al.
 
 
 class DINOv2(TimmBaseline):

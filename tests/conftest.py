@@ -34,3 +34,14 @@ def plugin_methods(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     )
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
+
+
+@pytest.fixture
+def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face cache of this test's own (the resolver reads the constant per call)."""
+    from huggingface_hub import constants  # imported late: HF_HOME must be set first (above)
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    return cache

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from huggingface_hub import constants
 
 import bench.weights
 from bench.errors import BenchError
@@ -22,14 +21,6 @@ FOLDER_SPEC = WeightsSpec(
     weights_aliases=("model.safetensors",),
 )
 FILE_SPEC = WeightsSpec("toy", "timm/toy.tag", "timm/toy.tag", "model.safetensors", ("toy.safetensors",))
-
-
-@pytest.fixture
-def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    return cache
 
 
 def files(folder: Path, *names: str) -> Path:

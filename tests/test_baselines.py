@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import timm
 import torch
-from huggingface_hub import constants
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -32,15 +31,6 @@ from bench.train import warmup_cosine
 
 BASELINES = ("mae", "dinov2", "msn", "vit16", "resnet18", "resnet50", "zoobot-maxvit", "zoobot-convnext")
 REVISION = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture
-def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty Hugging Face cache of this test's own (the resolver reads the constant per call)."""
-    cache = tmp_path / "hub"
-    cache.mkdir()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    return cache
 
 
 def snapshot(cache: Path, repo: str) -> Path:

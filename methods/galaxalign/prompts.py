@@ -9,12 +9,12 @@ set share Galaxy10's ten names; GalaxyMNIST has four). Keys are matched after no
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bench.errors import BenchError
+from methods.galaxalign.class_tables import keyed, lookup, read_mapping
 
 TEMPLATE = "A picture of {article} {description}"
 
@@ -46,12 +46,7 @@ _VOWEL_SOUND = ("hour", "honest", "honor", "honour", "heir")
 _ARTICLE = re.compile(r"^(a|an|the)\s", re.IGNORECASE)
 
 
-def normalise(name: str) -> str:
-    """A class name as a table key: lower case, with underscores, hyphens and spaces as one space."""
-    return " ".join(re.split(r"[\s_\-]+", name.strip().lower())).strip()
-
-
-_TABLE = {normalise(name): description for name, description in DESCRIPTIONS.items()}
+_TABLE = keyed(DESCRIPTIONS)
 
 
 def article(phrase: str) -> str:
@@ -76,29 +71,16 @@ def prompt(description: str) -> str:
 
 def read_overrides(path: str | Path) -> dict[str, str]:
     """``{class name: description}`` from a JSON file, checked."""
-    path = Path(path)
     fix = 'write a JSON object {"class name": "description", ...}'
-    if not path.is_file():
-        raise BenchError(f"prompts file {path} does not exist", f"check --option prompts=PATH; {fix}")
-    try:
-        loaded = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise BenchError(f"prompts file {path} is not valid JSON ({error.msg}, line {error.lineno})", fix) from None
-    if not isinstance(loaded, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in loaded.items()
-    ):
-        raise BenchError(f"prompts file {path} is not an object of non-empty strings", fix)
-    return loaded
+    return read_mapping(
+        path, "prompts", fix, lambda value: bool(value.strip()), "is not an object of non-empty strings"
+    )
 
 
 def describe(class_name: str, overrides: Mapping[str, str] | None = None) -> str:
     """The description of ``class_name``: the override file first, then the built-in table."""
-    key = normalise(class_name)
-    for name, description in (overrides or {}).items():
-        if normalise(name) == key:
-            return description.strip()
-    if key in _TABLE:
-        return _TABLE[key]
+    if (description := lookup(class_name, overrides, _TABLE)) is not None:
+        return description.strip()
     raise BenchError(
         f"GalaxAlign has no text description for class {class_name!r}",
         f'give one in a JSON file {{"{class_name}": "<description, e.g. barred spiral galaxy>"}} '

@@ -14,7 +14,6 @@ shows a few of every class for a person to judge.
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +25,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from bench.errors import BenchError
-from methods.galaxalign.prompts import normalise
+from methods.galaxalign.class_tables import keyed, lookup, read_mapping
 
 SUPERSAMPLE = 4  # line art is drawn at 4x and averaged down: smooth, anti-aliased edges
 
@@ -265,32 +264,21 @@ CLASS_SYMBOLS: dict[str, str] = {
     "edge_on_disk": "edge_on",
     "unbarred_spiral": "spiral",
 }
-_TABLE = {normalise(name): kind for name, kind in CLASS_SYMBOLS.items()}
+_TABLE = keyed(CLASS_SYMBOLS)
 
 
 def read_overrides(path: str | Path) -> dict[str, str]:
     """``{class name: symbol kind}`` from a JSON file, checked against the known kinds."""
-    path = Path(path)
     fix = f'write a JSON object {{"class name": "<kind>"}} with kinds from {", ".join(SYMBOL_KINDS)}'
-    if not path.is_file():
-        raise BenchError(f"symbols file {path} does not exist", f"check --option symbols=PATH; {fix}")
-    try:
-        loaded = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise BenchError(f"symbols file {path} is not valid JSON ({error.msg}, line {error.lineno})", fix) from None
-    if not isinstance(loaded, dict) or not all(isinstance(v, str) and v in SYMBOL_KINDS for v in loaded.values()):
-        raise BenchError(f"symbols file {path} names a symbol kind that does not exist", fix)
-    return loaded
+    return read_mapping(
+        path, "symbols", fix, lambda value: value in SYMBOL_KINDS, "names a symbol kind that does not exist"
+    )
 
 
 def symbol_kind(class_name: str, overrides: Mapping[str, str] | None = None) -> str:
     """The symbol kind drawn for ``class_name``: the override file first, then the built-in table."""
-    key = normalise(class_name)
-    for name, kind in (overrides or {}).items():
-        if normalise(name) == key:
-            return kind
-    if key in _TABLE:
-        return _TABLE[key]
+    if (kind := lookup(class_name, overrides, _TABLE)) is not None:
+        return kind
     raise BenchError(
         f"GalaxAlign has no schematic symbol for class {class_name!r}",
         f'name one in a JSON file {{"{class_name}": "<kind>"}} passed with --option symbols=PATH '
