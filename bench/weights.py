@@ -148,21 +148,34 @@ def _explicit(spec: WeightsSpec, explicit: Path) -> Path:
     return folder
 
 
-def download(spec: WeightsSpec) -> Path:
-    """Download into the Hugging Face cache: the weights file, or for a folder spec the snapshot
-    folder holding every file it needs. Raises BenchError when that fails."""
+def _fetch(spec: WeightsSpec, name: str) -> Path:
     from huggingface_hub import hf_hub_download
 
-    paths = []
     try:
-        for name in spec.hub_files:
-            paths.append(Path(hf_hub_download(spec.hub_repo, name)))
+        return Path(hf_hub_download(spec.hub_repo, name))
     except Exception as error:  # the hub client raises many types; all mean "not downloaded"
         raise BenchError(
             f"{spec.method}: download of {spec.hub_repo}/{name} failed ({type(error).__name__})",
             "check the network, or place the files by hand in BENCH_WEIGHTS_DIR",
         ) from error
-    return paths[-1].parent if spec.is_folder else paths[-1]
+
+
+def download(spec: WeightsSpec) -> Path:
+    """Download into the Hugging Face cache: the weights file, or for a folder spec the snapshot
+    folder holding every file it needs. The weights are tried under ``hub_filename``, then each
+    of ``weights_aliases``; the first name the hub serves wins. Raises BenchError when that fails."""
+    for name in spec.hub_config_files:
+        _fetch(spec, name)
+    failure: BenchError | None = None
+    for name in (spec.hub_filename, *spec.weights_aliases):
+        try:
+            weights = _fetch(spec, name)
+        except BenchError as error:
+            failure = error
+            continue
+        return weights.parent if spec.is_folder else weights
+    assert failure is not None
+    raise failure
 
 
 def locate(spec: WeightsSpec, explicit: Path | None, weights_dir: Path | None) -> tuple[str, Path] | None:

@@ -3,6 +3,7 @@ as single files: explicit path, weights dir, Hugging Face cache, download."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,31 @@ def test_a_failed_download_names_the_file(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr("huggingface_hub.hf_hub_download", failing)
     with pytest.raises(BenchError, match=r"download of someone/toy-encoder/config\.json failed"):
         download(FOLDER_SPEC)
+
+
+def test_download_tries_weights_aliases_in_order(monkeypatch: pytest.MonkeyPatch, hub_cache: Path) -> None:
+    """A repo may publish the weights under another name (open_clip: safetensors or .bin)."""
+    spec = replace(
+        FILE_SPEC, hub_filename="open_clip_model.safetensors", weights_aliases=("open_clip_pytorch_model.bin",)
+    )
+    tried: list[str] = []
+
+    def only_the_bin(repo: str, filename: str) -> str:
+        tried.append(filename)
+        if filename.endswith(".safetensors"):
+            raise OSError("404")
+        return str(cached_snapshot_file(hub_cache, repo, filename))
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", only_the_bin)
+    assert download(spec).name == "open_clip_pytorch_model.bin"
+    assert tried == ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+
+    def unreachable(repo: str, filename: str) -> str:
+        raise OSError("no route")
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", unreachable)
+    with pytest.raises(BenchError, match=r"download of timm/toy\.tag/open_clip_pytorch_model\.bin failed"):
+        download(spec)
 
 
 def test_resolve_downloads_when_online(monkeypatch: pytest.MonkeyPatch, hub_cache: Path, tmp_path: Path) -> None:

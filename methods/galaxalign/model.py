@@ -17,13 +17,7 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.weights import (
-    ResolvedWeights,
     WeightsSpec,
-    download,
-    is_online,
-    locate,
-    resolve,
-    weights_dir_from_env,
 )
 from methods.galaxalign import tiny_convnext
 from methods.galaxalign.loss import MAX_LOGIT_SCALE
@@ -95,36 +89,14 @@ def hub_files(model_name: str, tag: str, arch: ClipArch) -> tuple[str, list[str]
     return repo, [filename]
 
 
-def weights_specs(method: str, arch: ClipArch, tag: str) -> list[WeightsSpec]:
-    """One WeightsSpec per candidate Hub file of ``tag`` (the first is the one expected)."""
+def clip_weights_spec(method: str, arch: ClipArch, tag: str) -> WeightsSpec:
+    """Where ``tag``'s checkpoint lives: the expected Hub file, with open_clip's other candidate
+    names as aliases (looked for in the cache and tried in turn on download)."""
     repo, files = hub_files(arch.paper_model, tag, arch)
     stem = f"{arch.paper_model}-{tag}"
     local = (f"{stem}.safetensors", f"{stem}.bin", f"{stem}.pt")
     identifier = f"open_clip/{arch.paper_model}.{tag}"
-    return [WeightsSpec(method, identifier, repo, name, local) for name in files]
-
-
-def resolve_clip_weights(
-    specs: list[WeightsSpec], weights_file: str | None, weights_dir: str | None
-) -> ResolvedWeights:
-    """Pretrained weights from the first source that has any candidate file (explicit file,
-    weights dir, Hugging Face cache), else a download; else the error naming every place looked."""
-    explicit = Path(weights_file) if weights_file else None
-    folder = Path(weights_dir) if weights_dir else weights_dir_from_env()
-    for spec in specs:
-        if found := locate(spec, explicit, folder):
-            source, path = found
-            return ResolvedWeights("pretrained", source, str(path), spec.identifier)
-    if is_online():
-        failure: BenchError | None = None
-        for spec in specs:
-            try:
-                return ResolvedWeights("pretrained", "download", str(download(spec)), spec.identifier)
-            except BenchError as error:
-                failure = error
-        assert failure is not None
-        raise failure
-    return resolve(specs[0], explicit, folder)  # raises the error that names every place looked
+    return WeightsSpec(method, identifier, repo, files[0], local, weights_aliases=tuple(files[1:]))
 
 
 def create_clip(model_name: str, image_size: int, checkpoint: str | None, quick_gelu: bool = False) -> Any:

@@ -24,11 +24,10 @@ from methods.galaxalign.model import (
     VIT16,
     ClipArch,
     TriModalCLIP,
+    clip_weights_spec,
     create_clip,
     known_tags,
     pretrained_cfg,
-    resolve_clip_weights,
-    weights_specs,
 )
 from methods.galaxalign.recipe import recipe_for
 from methods.galaxalign.stages import Modalities, run_stage
@@ -99,7 +98,7 @@ class GalaxAlign:
     def weights_spec(self, profile: Profile) -> WeightsSpec | None:
         if profile.model_scale == "tiny":
             return None
-        return weights_specs(self.name, self.arch, self.arch.default_tag)[0]
+        return clip_weights_spec(self.name, self.arch, self.arch.default_tag)
 
     def default_config(self, profile: Profile) -> FinetuneConfig:
         return recipe_for(profile).finetune_config(profile)
@@ -124,10 +123,9 @@ class GalaxAlign:
         tag_cfg = {} if tiny else pretrained_cfg(self.model_name, tag)  # an unknown tag fails here
         if not self.plan.pretrained:  # the scratch ablation: random init by definition
             weights = RANDOM_INIT
-        elif tiny or ctx.init == "random":
-            weights = for_run(self.name, None if tiny else self.weights_spec(ctx.profile), ctx.init, None, None)
         else:
-            weights = resolve_clip_weights(weights_specs(self.name, self.arch, tag), ctx.weights_file, ctx.weights_dir)
+            spec = None if tiny else clip_weights_spec(self.name, self.arch, tag)
+            weights = for_run(self.name, spec, ctx.init, ctx.weights_file, ctx.weights_dir)
         self.quick_gelu = weights.init == "pretrained" and bool(tag_cfg.get("quick_gelu"))  # e.g. OpenAI's tags
         clip = create_clip(self.model_name, ctx.profile.image_size, weights.path, self.quick_gelu)
         self.device = ctx.device
