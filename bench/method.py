@@ -25,6 +25,10 @@ class FinetuneConfig:
     weight_decay: float
     warmup_epochs: float = 1.0
     patience: int = 3  # epochs without a better validation macro-F1 before stopping
+    # At least this many optimiser steps per run: below min_steps / epochs steps per epoch, an
+    # "epoch" (one validation period) is stretched over repeated passes, so small training
+    # fractions get as many updates and validations as the full set, not a handful.
+    min_steps: int = 0
     adapt: Adapt = "full"  # full fine-tuning, or a linear probe on a frozen backbone
     augment: bool = True  # flips and rotations by any angle: galaxies have no up
     label_smoothing: float = 0.0

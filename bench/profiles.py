@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from bench.errors import BenchError
@@ -23,6 +24,17 @@ class Profile:
     epochs: int
     patience: int
     batch_size: int
+    min_steps: int  # optimiser steps every run gets, however small its training fraction
+    # The dataset each paper dataset is replaced by under this profile (the demo runs the paper's
+    # grids on synthetic look-alikes); a dataset not named here runs as itself.
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
+
+    def dataset_for(self, paper_dataset: str) -> str:
+        return self.stand_ins.get(paper_dataset, paper_dataset)
+
+    def paper_dataset_of(self, dataset: str) -> str:
+        """The paper dataset that ``dataset`` stands in for under this profile (itself if none)."""
+        return next((paper for paper, stand_in in self.stand_ins.items() if stand_in == dataset), dataset)
 
 
 PROFILES: dict[str, Profile] = {
@@ -35,6 +47,8 @@ PROFILES: dict[str, Profile] = {
         epochs=8,
         patience=3,
         batch_size=64,
+        min_steps=96,
+        stand_ins={"galaxy10_decals": "demo", "galaxy_mnist": "demo_mnist"},
     ),
     "paper": Profile(
         name="paper",
@@ -45,6 +59,7 @@ PROFILES: dict[str, Profile] = {
         epochs=30,
         patience=5,
         batch_size=64,
+        min_steps=1500,
     ),
 }
 

@@ -54,6 +54,21 @@ def batch_indices(order: np.ndarray, batch_size: int, drop_single_last: bool = F
         yield chunk
 
 
+def epoch_batches(
+    num_images: int, batch_size: int, steps: int, generator: torch.Generator
+) -> Iterator[np.ndarray]:
+    """The batches of one epoch: a shuffled pass over the images, or, when that gives fewer than
+    ``steps`` batches, ``steps`` batches taken from consecutive shuffled passes."""
+    if steps <= math.ceil(num_images / batch_size):
+        order = torch.randperm(num_images, generator=generator).numpy()
+        yield from batch_indices(order, batch_size, drop_single_last=True)
+        return
+    passes = math.ceil(steps * batch_size / num_images)
+    order = torch.cat([torch.randperm(num_images, generator=generator) for _ in range(passes)]).numpy()
+    for step in range(steps):
+        yield order[step * batch_size : (step + 1) * batch_size]
+
+
 class EarlyStopping:
     """Tracks the best validation score, keeps a CPU copy of the module's state at that epoch,
     and says when ``patience`` epochs have passed without a better score."""
@@ -119,7 +134,7 @@ def fit(
     description: str = "fine-tune",
 ) -> FitReport:
     """Train ``objective`` on ``train`` and restore the weights of the best validation epoch."""
-    steps_per_epoch = max(1, math.ceil(len(train) / cfg.batch_size))
+    steps_per_epoch = max(math.ceil(len(train) / cfg.batch_size), math.ceil(cfg.min_steps / cfg.epochs), 1)
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = torch.optim.AdamW(
         objective.parameters, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
@@ -136,11 +151,10 @@ def fit(
         task = bar.add_task(description, total=total_steps, status="")
         for epoch in range(1, cfg.epochs + 1):
             objective.module.train()
-            order = torch.randperm(len(train), generator=generator).numpy()
             sums: dict[str, torch.Tensor] = {}
             steps = 0
             started = time.perf_counter()
-            for indices in batch_indices(order, cfg.batch_size, drop_single_last=True):
+            for indices in epoch_batches(len(train), cfg.batch_size, steps_per_epoch, generator):
                 images = prep(train.read(indices), device, augment=cfg.augment, generator=generator)
                 with autocast(device):
                     terms = objective.loss(images, labels[indices].to(device))
