@@ -33,8 +33,10 @@ class Profile:
         return self.stand_ins.get(paper_dataset, paper_dataset)
 
     def paper_dataset_of(self, dataset: str) -> str:
-        """The paper dataset that ``dataset`` stands in for under this profile (itself if none)."""
-        return next((paper for paper, stand_in in self.stand_ins.items() if stand_in == dataset), dataset)
+        """The paper dataset that ``dataset`` (``demo:N`` counts as ``demo``) stands in for under this
+        profile; itself if none."""
+        base = dataset.partition(":")[0]
+        return next((paper for paper, stand_in in self.stand_ins.items() if stand_in == base), dataset)
 
 
 PROFILES: dict[str, Profile] = {
