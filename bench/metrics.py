@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -86,6 +88,7 @@ def retrieval_map(
     labels: torch.Tensor,
     ks: Sequence[int | None] = (5, None),
     chunk_size: int = 1024,
+    kernel: Literal["auto", "count", "sort"] = "auto",
 ) -> dict[str, float]:
     """Mean average precision of same-class retrieval by cosine similarity, as in GalaxAlign.
 
@@ -111,10 +114,12 @@ def retrieval_map(
     AP over the remaining queries, whose number is returned under "queries". Keys are ``"map@{k}"``
     for an int k and ``"map"`` for None.
 
-    Work runs on the device of ``embeddings``, one class at a time and ``chunk_size`` queries at a
-    time, so memory is O(chunk_size * N), never N x N: per chunk, sort the rows of the similarity
-    block and of its same-class columns (values only), count items and relevant items with score
-    >= each relevant score by binary search, and for AP@k admit tied items by index.
+    Memory is O(chunk_size * N), never N x N: the similarity matrix is made ``chunk_size`` query
+    rows at a time. ``kernel`` picks how a block is ranked: "count" (the default on the CPU) sorts
+    only each query's relevant scores and places the other items among them by bucket counting,
+    compiled and parallel over queries (:mod:`bench.ranking`); "sort" (the default on other devices,
+    where sorting is fast) sorts whole rows on the device of ``embeddings``, one class at a time, and
+    counts by binary search. Both give the same values.
 
     Raises ValueError on bad shapes or arguments, non-finite embeddings, or when no query has a
     relevant item.
@@ -135,8 +140,48 @@ def retrieval_map(
     if not torch.isfinite(embeddings).all():
         raise ValueError("embeddings contain NaN or infinite values")
 
-    device = embeddings.device
     normed = F.normalize(embeddings.detach().float(), dim=1)
+    counting = kernel == "count" or (kernel == "auto" and normed.device.type == "cpu")
+    totals, num_queries = (_counting_totals if counting else _sorting_totals)(normed, labels, ks, chunk_size)
+    if num_queries == 0:
+        raise ValueError(
+            "no query has another embedding of its class, so retrieval mAP is undefined; "
+            "every class needs at least two members"
+        )
+    result = {("map" if k is None else f"map@{k}"): total / num_queries for k, total in totals.items()}
+    result["queries"] = float(num_queries)
+    return result
+
+
+Totals = tuple[dict[int | None, float], int]
+
+
+def _counting_totals(
+    normed: torch.Tensor, labels: torch.Tensor, ks: Sequence[int | None], chunk_size: int
+) -> Totals:
+    """Sums of AP@k over queries, by the compiled counting kernel of :mod:`bench.ranking` (CPU)."""
+    from bench.ranking import block_average_precisions
+
+    n = len(labels)
+    codes = np.unique(labels.cpu().numpy(), return_inverse=True)[1].astype(np.int64)
+    class_sizes = np.bincount(codes)
+    cutoffs = np.array([n - 1 if k is None else min(k, n - 1) for k in ks], dtype=np.int64)
+    blocks = []
+    for start in range(0, n, chunk_size):
+        queries = np.arange(start, min(start + chunk_size, n))
+        scores = (normed[start : start + len(queries)] @ normed.T).cpu().numpy()
+        blocks.append(block_average_precisions(scores, codes, queries, class_sizes, cutoffs))
+    ap = np.concatenate(blocks)
+    ap = ap[~np.isnan(ap[:, 0])]
+    # Exactly rounded sums: a value does not depend on the chunk size or on the other ks asked for.
+    return {k: math.fsum(ap[:, slot]) for slot, k in enumerate(ks)}, len(ap)
+
+
+def _sorting_totals(
+    normed: torch.Tensor, labels: torch.Tensor, ks: Sequence[int | None], chunk_size: int
+) -> Totals:
+    """Sums of AP@k over queries by sorting score rows with torch, on the device of ``normed``."""
+    device, n = normed.device, len(labels)
     totals = {k: torch.zeros((), dtype=torch.float64, device=device) for k in ks}
     num_queries = 0
     # Queries of one class share their relevant set (the class), so a chunk's relevant scores
@@ -177,11 +222,4 @@ def retrieval_map(
                 in_top = torch.arange(num_relevant, device=device) >= past_tied - admitted_relevant
                 totals[k] += torch.where(in_top, precision, 0.0).sum() / min(k, num_relevant)
 
-    if num_queries == 0:
-        raise ValueError(
-            "no query has another embedding of its class, so retrieval mAP is undefined; "
-            "every class needs at least two members"
-        )
-    result = {("map" if k is None else f"map@{k}"): float(total) / num_queries for k, total in totals.items()}
-    result["queries"] = float(num_queries)
-    return result
+    return {k: float(total) for k, total in totals.items()}, num_queries

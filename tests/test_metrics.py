@@ -183,67 +183,75 @@ RETRIEVAL_CASES = {
 }
 
 
+@pytest.fixture(params=["count", "sort"])
+def kernel(request):
+    """Both ranking kernels of retrieval_map run on the CPU and must agree with the references."""
+    return request.param
+
+
 @pytest.mark.parametrize("case", RETRIEVAL_CASES)
-def test_full_map_matches_sklearn(case):
+def test_full_map_matches_sklearn(case, kernel):
     embeddings, labels = RETRIEVAL_CASES[case]()
     expected, queries = sklearn_map(embeddings, labels)
-    result = retrieval_map(embeddings, labels, ks=(None,), chunk_size=len(labels))
+    result = retrieval_map(embeddings, labels, kernel=kernel, ks=(None,), chunk_size=len(labels))
     assert result["map"] == pytest.approx(expected, abs=1e-12)
     assert result["queries"] == queries
 
 
 @pytest.mark.parametrize("case", RETRIEVAL_CASES)
 @pytest.mark.parametrize("chunk_size", [1, 7, 1024])
-def test_map_and_map_at_k_match_brute_force(case, chunk_size):
+def test_map_and_map_at_k_match_brute_force(case, chunk_size, kernel):
     embeddings, labels = RETRIEVAL_CASES[case]()
     n = len(labels)
     ks = [*sorted({1, 2, 3, 5, 10, max(n - 2, 1), n - 1, n + 5}), None]
     expected = brute_force_map(embeddings, labels, ks)
-    result = retrieval_map(embeddings, labels, ks=ks, chunk_size=chunk_size)
+    result = retrieval_map(embeddings, labels, kernel=kernel, ks=ks, chunk_size=chunk_size)
     assert result.keys() == expected.keys()
     for key, value in expected.items():
         assert result[key] == pytest.approx(value, abs=1e-12), key
 
 
-def test_hand_computed_example():
+def test_hand_computed_example(kernel):
     # Query 0 ranks 1 (relevant) and 2 (not) tied at score 1, then 3 (relevant) and 4 (not) tied at
     # score 0: both relevant items get precision 1/2 and 2/4, so AP = 0.5, AP@1 = 0.5, AP@2 = 0.25.
     embeddings = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
     labels = torch.tensor([0, 0, 1, 0, 1])
-    result = retrieval_map(embeddings, labels, ks=(1, 2, None))
+    result = retrieval_map(embeddings, labels, kernel=kernel, ks=(1, 2, None))
     assert result == pytest.approx({"map@1": 0.2, "map@2": 0.15, "map": 0.4, "queries": 5.0}, abs=1e-12)
 
 
-def test_ties_straddling_k_are_cut_by_index():
+def test_ties_straddling_k_are_cut_by_index(kernel):
     # All scores tie, so every relevant item has precision R / 4 and the top k are the k lowest
     # other indices. Per query (0..4): AP = 1/4, 1/4, 1/2, 1/2, 1/2; AP@2 = 0, 1/4, 1/4, 1/4, 1/4
     # (query 0's only relevant item, 3, is cut; query 3's, 0, is not); AP@3 = 1/4, 1/4, 1/4, 1/4, 1/2.
     embeddings = torch.ones(5, 2)
     labels = torch.tensor([0, 1, 1, 0, 1])
-    result = retrieval_map(embeddings, labels, ks=(2, 3, None))
+    result = retrieval_map(embeddings, labels, kernel=kernel, ks=(2, 3, None))
     assert result == pytest.approx({"map@2": 0.2, "map@3": 0.3, "map": 0.4, "queries": 5.0}, abs=1e-12)
 
 
 @pytest.mark.parametrize("case", ["random", "ties_few_patterns", "singleton_class"])
-def test_result_does_not_depend_on_chunk_size(case):
+def test_result_does_not_depend_on_chunk_size(case, kernel):
     embeddings, labels = RETRIEVAL_CASES[case]()
-    results = [retrieval_map(embeddings, labels, ks=(1, 4, None), chunk_size=c) for c in (1, 3, 11, 1000)]
+    results = [
+        retrieval_map(embeddings, labels, kernel=kernel, ks=(1, 4, None), chunk_size=c) for c in (1, 3, 11, 1000)
+    ]
     for other in results[1:]:
         assert other == pytest.approx(results[0], abs=1e-9)
 
 
-def test_k_at_least_n_minus_one_equals_full_map():
+def test_k_at_least_n_minus_one_equals_full_map(kernel):
     embeddings, labels = RETRIEVAL_CASES["ties_few_patterns"]()
     n = len(labels)
-    result = retrieval_map(embeddings, labels, ks=(n - 1, n, 10 * n, None))
+    result = retrieval_map(embeddings, labels, kernel=kernel, ks=(n - 1, n, 10 * n, None))
     assert result[f"map@{n - 1}"] == result[f"map@{n}"] == result[f"map@{10 * n}"] == result["map"]
 
 
-def test_k_above_relevant_count_divides_by_relevant_count():
+def test_k_above_relevant_count_divides_by_relevant_count(kernel):
     # Every query has exactly one relevant item, ranked first: AP@k = 1 for every k, not 1 / k.
     embeddings = torch.tensor([[1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]])
     labels = torch.tensor([0, 0, 1, 1])
-    result = retrieval_map(embeddings, labels, ks=(1, 2, 3, None))
+    result = retrieval_map(embeddings, labels, kernel=kernel, ks=(1, 2, 3, None))
     assert result == pytest.approx({"map@1": 1.0, "map@2": 1.0, "map@3": 1.0, "map": 1.0, "queries": 4.0})
 
 
@@ -308,3 +316,15 @@ def test_cuda_matches_cpu():
 def test_retrieval_input_errors(embeddings, labels, kwargs, message):
     with pytest.raises(ValueError, match=message):
         retrieval_map(embeddings, labels, **kwargs)
+
+
+def test_counting_kernel_with_skewed_scores_matches_sklearn():
+    # A few near-copies of each query's class sit far above the rest, so the equal-width buckets
+    # over the relevant scores are coarse where most scores are: long scans must stay exact.
+    generator = torch.Generator().manual_seed(3)
+    base = torch.randn(4, 32, generator=generator)
+    labels = torch.arange(300) % 4
+    embeddings = base[labels] * 0.02 + torch.randn(300, 32, generator=generator)
+    embeddings[:8] = base[labels[:8]] + 1e-4 * torch.randn(8, 32, generator=generator)
+    expected, _ = sklearn_map(embeddings, labels)
+    assert retrieval_map(embeddings, labels, ks=(None,), kernel="count")["map"] == pytest.approx(expected, abs=1e-12)
