@@ -61,7 +61,7 @@ PROFILES: dict[str, Profile] = {
         epochs=30,
         patience=5,
         batch_size=64,
-        min_steps=1500,
+        min_steps=500,
     ),
 }
 
