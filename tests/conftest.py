@@ -12,6 +12,8 @@ os.environ.setdefault("BENCH_NO_PROGRESS", "1")
 # Hugging Face reads its cache location once, at import: point it at an empty folder first.
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="bench-tests-hf-")
 os.environ["HF_HUB_OFFLINE"] = "1"
+# Derived files (decompressed data, duplicate groups) go to a temporary folder, not ~/.cache.
+os.environ["BENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-tests-cache-")
 
 
 @pytest.fixture(autouse=True)

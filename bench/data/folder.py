@@ -142,7 +142,8 @@ def load(options: DataOptions) -> DatasetSplits:
     index = {name: i for i, name in enumerate(class_names)}
     labels = np.array([index[name] for name in names], dtype=np.int64)
     data = GalaxyData(FolderImageSource(paths), labels, class_names, NAME)
-    return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed)
+    listing = (root,) if root.is_file() else ()  # the CSV, whose rows name the images
+    return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed, files=(*listing, *paths))
 
 
 DATASET = DatasetInfo(

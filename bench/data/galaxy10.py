@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.data.base import DataOptions, DatasetInfo, DatasetSplits, GalaxyData
+from bench.data.base import DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
 from bench.data.hdf5 import data_location, find_file, open_labelled_h5
 from bench.data.splits import split_dataset
 
@@ -14,6 +14,7 @@ LABEL_KEY = "ans"
 FETCH_HINT = f"bench data fetch {NAME}"
 VAL_FRACTION = 0.1
 TEST_FRACTION = 0.1
+IMAGES = 17_736
 
 CLASS_NAMES = (
     "Disturbed",
@@ -34,7 +35,10 @@ def load(options: DataOptions) -> DatasetSplits:
     path = find_file(data_location(options, TITLE, FETCH_HINT), (FILE_NAME,), TITLE, FETCH_HINT)
     source, labels = open_labelled_h5(path, IMAGE_KEY, LABEL_KEY, len(CLASS_NAMES), TITLE, FETCH_HINT)
     data = GalaxyData(source, labels, CLASS_NAMES, NAME)
-    return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed)
+    return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed, files=(path,))
 
 
-DATASET = DatasetInfo(NAME, f"{TITLE}: 17,736 galaxies, 256 px, 10 classes", load, fetchable=True)
+DATASET = DatasetInfo(
+    NAME, f"{TITLE}: {IMAGES:,} galaxies, 256 px, 10 classes", load, fetchable=True,
+    sizes=lambda _: SplitSizes.of(IMAGES, VAL_FRACTION, TEST_FRACTION),
+)

@@ -1,11 +1,19 @@
-"""Fixed, stratified, seeded splits and nested training fractions."""
+"""Fixed, stratified, seeded splits and nested training fractions; duplicate groups never straddle parts."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 
+from bench.audit.duplicates import Duplicates
+from bench.audit.load_time import split_duplicates
+from bench.audit.pool import pooled
 from bench.data.base import DatasetSplits, GalaxyData
 from bench.errors import BenchError
+
+TRAIN, VAL, TEST = 0, 1, 2
 
 
 def _per_class_permutations(labels: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -13,22 +21,34 @@ def _per_class_permutations(labels: np.ndarray, seed: int) -> list[np.ndarray]:
     return [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
 
 
+def keep_groups_together(parts: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``parts`` (one part id per image) with every image moved to the part of its group's first member.
+
+    ``groups[i]`` is the smallest index in image i's duplicate group (i itself when it has none), so
+    without duplicates nothing moves.
+    """
+    return parts if groups is None else parts[groups]
+
+
 def stratified_split(
-    labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+    labels: np.ndarray, val_fraction: float, test_fraction: float, seed: int, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split indices into train / val / test with each class in the same proportions.
 
-    Every class with at least three members has at least one member in each part.
+    Every class with at least three members has at least one member in each part. With ``groups`` (see
+    :func:`keep_groups_together`) each duplicate group goes whole to the part its first member is drawn
+    into, so no group straddles two parts; without duplicates the split is the same as without ``groups``.
     """
-    parts: tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]] = ([], [], [])
+    parts = np.empty(len(labels), dtype=np.int64)
     for members in _per_class_permutations(labels, seed):
         n = len(members)
         n_test = max(1, round(n * test_fraction)) if n >= 3 else 0
         n_val = max(1, round(n * val_fraction)) if n >= 3 else 0
-        parts[2].append(members[:n_test])
-        parts[1].append(members[n_test : n_test + n_val])
-        parts[0].append(members[n_test + n_val :])
-    train, val, test = (np.sort(np.concatenate(p)) for p in parts)
+        parts[members[:n_test]] = TEST
+        parts[members[n_test : n_test + n_val]] = VAL
+        parts[members[n_test + n_val :]] = TRAIN
+    parts = keep_groups_together(parts, groups)
+    train, val, test = (np.flatnonzero(parts == part) for part in (TRAIN, VAL, TEST))
     return train, val, test
 
 
@@ -45,14 +65,67 @@ def nested_fraction(labels: np.ndarray, fraction: float, seed: int) -> np.ndarra
     return np.sort(np.concatenate(chosen))
 
 
-def split_dataset(data: GalaxyData, val_fraction: float, test_fraction: float, seed: int) -> DatasetSplits:
-    """``data`` split by :func:`stratified_split`, with the split described in the protocol."""
-    parts = stratified_split(data.labels, val_fraction, test_fraction, seed)
+def _duplicates_note(duplicates: Duplicates | None, handling: str) -> str:
+    """'; 3 duplicate groups (7 images) <handling> (<criterion>)' for a split protocol; '' when not checked."""
+    if duplicates is None:
+        return ""
+    action = f" {handling}" if duplicates.members() else ""
+    return f"; {duplicates.describe()}{action} ({duplicates.criterion()})"
+
+
+def split_dataset(
+    data: GalaxyData, val_fraction: float, test_fraction: float, seed: int, files: Sequence[Path] = ()
+) -> DatasetSplits:
+    """``data`` split by :func:`stratified_split` with its duplicate groups each kept within one part, and
+    the split and the duplicate handling described in the protocol.
+
+    ``files`` are the files the images are read from: the duplicate groups are cached under them (see
+    :func:`bench.audit.load_time.split_duplicates`).
+    """
+    duplicates = split_duplicates(data, files)
+    parts = stratified_split(
+        data.labels, val_fraction, test_fraction, seed, duplicates.groups if duplicates is not None else None
+    )
     train, val, test = (
         data.subset(part, f"{data.name}/{role}") for part, role in zip(parts, ("train", "val", "test"), strict=True)
     )
     protocol = (
         f"stratified {1 - val_fraction - test_fraction:.0%} train / {val_fraction:.0%} val / "
         f"{test_fraction:.0%} test, split seed {seed}"
-    )
+    ) + _duplicates_note(duplicates, "kept within one part")
     return DatasetSplits(train, val, test, protocol)
+
+
+def split_official_test(
+    train_file: GalaxyData, test_file: GalaxyData, val_fraction: float, seed: int, files: Sequence[Path] = ()
+) -> DatasetSplits:
+    """A dataset's official test file as the test split, less the images that duplicate a train-file image;
+    val is a stratified ``val_fraction`` of the train file, each duplicate group kept within train or val.
+
+    ``files`` are the train and test files: the duplicate groups are cached under them.
+    """
+    duplicates = split_duplicates(pooled([train_file, test_file], train_file.name), files)
+    count = len(train_file)
+    parts = np.full(count, TRAIN)
+    parts[nested_fraction(train_file.labels, val_fraction, seed)] = VAL
+    kept = np.arange(len(test_file))
+    if duplicates is not None:  # a group's first member is in the train file if any member is
+        parts = keep_groups_together(parts, duplicates.groups[:count])
+        kept = np.flatnonzero(duplicates.groups[count:] >= count)
+    if len(kept) == 0:
+        raise BenchError(
+            f"every one of the {len(test_file)} test images of {train_file.name} duplicates a train-file image",
+            "check that the train and test files are not the same data",
+        )
+    dropped = f", {len(test_file) - len(kept)} test images that duplicate train-file images dropped"
+    protocol = (
+        f"official train/test files ({count}/{len(test_file)}); val: stratified {val_fraction:.0%} of the "
+        f"train file, split seed {seed}"
+    ) + _duplicates_note(duplicates, "kept within one part" + dropped)
+    name = train_file.name
+    return DatasetSplits(
+        train_file.subset(np.flatnonzero(parts == TRAIN), f"{name}/train"),
+        train_file.subset(np.flatnonzero(parts == VAL), f"{name}/val"),
+        test_file.subset(kept, f"{name}/test"),
+        protocol,
+    )
