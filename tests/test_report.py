@@ -1,17 +1,24 @@
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
-from bench.report import leaderboard_markdown
+from bench.data.base import DataOptions
+from bench.report import leaderboard_markdown, page, write_report
+from bench.report.summary import Entry, lead
 from bench.spec import RunSpec
+
+PAPER_G10_ACCURACY = {"resnet18": "paper 0.9501 ± 0.0123"}  # Table 2, copied from the paper by hand
 
 
 def record(method: str, seed: int, accuracy: float, fraction: float = 1.0, init: str = "random",
-           status: str = "ok") -> dict[str, Any]:
-    spec = RunSpec(method, "demo", fraction=fraction, seed=seed, init=init)  # type: ignore[arg-type]
+           status: str = "ok", dataset: str = "demo", profile: str = "demo", **spec: Any) -> dict[str, Any]:
+    run = RunSpec(method, dataset, fraction=fraction, seed=seed, init=init, profile=profile, **spec)  # type: ignore[arg-type]
     return {
-        "run_id": spec.run_id,
-        "spec": spec.to_dict(),
+        "run_id": run.run_id,
+        "spec": run.to_dict(),
         "status": status,
         "error": None if status == "ok" else "out of memory. Fix: lower --batch-size",
         "metrics": {"classify": {"accuracy": accuracy, "macro_f1": accuracy - 0.1, "confusion_matrix": [[1]]}},
@@ -22,6 +29,12 @@ def record(method: str, seed: int, accuracy: float, fraction: float = 1.0, init:
 def row(board: str, method: str) -> list[str]:
     line = next(line for line in board.splitlines() if line.startswith(f"| {method} | default |"))
     return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def section(board: str, heading: str) -> str:
+    start = board.index(heading)
+    end = board.find("\n## ", start + 1)
+    return board[start:] if end < 0 else board[start:end]
 
 
 def test_cells_are_mean_std_and_seed_count() -> None:
@@ -36,7 +49,7 @@ def test_cells_are_mean_std_and_seed_count() -> None:
 def test_missing_seed_shows_n_and_missing_cell_is_blank() -> None:
     records = [record("a", 0, 0.5), record("a", 1, 0.7), record("a", 0, 0.4, fraction=0.1),
                record("b", 0, 0.8, init="pretrained")]
-    board = leaderboard_markdown(records)
+    board = section(leaderboard_markdown(records), "## Other runs")
     header = next(line for line in board.splitlines() if line.startswith("| Method"))
     assert "Accuracy @ 1" in header and "Accuracy @ 0.1" in header
     a, b = row(board, "a"), row(board, "b")
@@ -48,8 +61,9 @@ def test_failures_are_listed_not_averaged() -> None:
     board = leaderboard_markdown([record("a", 0, 0.5), record("a", 1, 0.0, status="failed")])
     assert row(board, "a")[5] == "0.5000 ± – (1)"
     assert "## Failed runs" in board and "out of memory" in board
-    assert "1 finished runs, 1 failed" in board
-    assert "Split: stratified 70% train" in board
+    assert "1 finished runs, 1 failed; profiles: demo." in board
+    data = section(board, "## Data")
+    assert "| demo | demo | Galaxy10 (synthetic stand-in) | stratified 70% train / 15% val / 15% test" in data
 
 
 def test_method_notes_become_footnotes(plugin_methods: None) -> None:
@@ -57,3 +71,89 @@ def test_method_notes_become_footnotes(plugin_methods: None) -> None:
     assert "## Notes" in board
     assert "- **tiny-convnet**: pretrained on the test set" in board
     assert "**resnet18**" not in board
+
+
+def test_paper_cell_is_ours_paper_and_delta() -> None:
+    accuracies = [0.93, 0.95, 0.94]
+    records = [record("resnet18", seed, a, init="pretrained", dataset="galaxy10_decals", profile="paper")
+               for seed, a in enumerate(accuracies)]
+    table2 = section(leaderboard_markdown(records), "## Table 2")
+    line = next(line for line in table2.splitlines() if line.startswith("| ResNet-18 | pretrained |"))
+    mean, std = np.mean(accuracies), np.std(accuracies, ddof=1)
+    delta = f"{mean - 0.9501:+.4f}".replace("-", "−")
+    assert f"| {mean:.4f} ± {std:.4f} (3) · {PAPER_G10_ACCURACY['resnet18']} · Δ {delta} |" in line
+    assert "### Profile paper: `galaxy10_decals` for Galaxy10" in table2
+    assert "Synthetic stand-ins" not in table2  # the paper's own dataset
+    assert "## Other runs" not in leaderboard_markdown(records)  # everything measured is in Table 2
+
+
+def test_stand_ins_of_different_sizes_are_never_averaged_together() -> None:
+    board = leaderboard_markdown([record("resnet18", 0, 0.6), record("resnet18", 0, 0.8, dataset="demo:20")])
+    table2 = section(board, "## Table 2")
+    assert "### Profile demo: `demo` for Galaxy10" in table2 and "### Profile demo: `demo:20` for Galaxy10" in table2
+    assert table2.count("Synthetic stand-ins, not the paper's data**, init random") == 2
+    assert "0.6000 ± – (1) · paper 0.9501" in table2 and "0.8000 ± – (1) · paper 0.9501" in table2
+    assert "0.7000 ± 0.1414 (2)" not in table2 and "(2)" not in table2
+
+
+@pytest.mark.parametrize("run", [
+    record("zoobot-convnext", 0, 0.5, fraction=0.1),  # not in Figure 6
+    record("resnet18", 0, 0.5, adapt="linear"),
+    record("resnet18", 0, 0.5, overrides=(("epochs", 1),)),
+    record("galaxalign-vit16", 0, 0.5, variant="zeroshot"),
+    record("resnet18", 0, 0.5, dataset="folder"),
+    record("resnet18", 0, 0.5, profile="paper"),  # demo data under the paper profile stands for nothing
+])
+def test_runs_outside_the_paper_tables_are_other_runs(run: dict[str, Any]) -> None:
+    board = leaderboard_markdown([run])
+    assert "0.5000 ± – (1)" in section(board, "## Other runs")
+    for heading in ("## Table 2", "## Table 3", "## Table 4"):
+        assert "No runs of ours for this table yet" in section(board, heading)
+    assert "No runs of ours for this figure yet" in section(board, "## Figure 6")
+
+
+def test_figure6_point_also_lists_its_other_metrics() -> None:
+    board = leaderboard_markdown([record("resnet18", 0, 0.5, fraction=0.1)])
+    assert "| ResNet-18 | random | 0.4000 ± – (1) |" in section(board, "## Figure 6")
+    assert "| resnet18 | default | full | random | demo | 0.5000 ± – (1) | 0.4000 ± – (1) |" in section(
+        board, "## Other runs")  # its accuracy is in no paper table, so the whole run is listed
+
+
+@pytest.mark.parametrize(("entries", "expected"), [
+    ([], "no runs"),
+    ([Entry("A", 0.8, 0.01, 3)], "only **A** has runs: 0.8000"),
+    ([Entry("B", 0.7, 0.02, 3), Entry("A", 0.8, 0.01, 3)],
+     "**A** 0.8000 leads B 0.7000 by 0.1000 > spread 0.0200: a clear lead"),
+    ([Entry("A", 0.72, 0.01, 3), Entry("B", 0.71, 0.02, 2)],
+     "**A** 0.7200 leads B 0.7100 by 0.0100 ≤ spread 0.0200: within the seed spread"),
+    ([Entry("A", 0.9, float("nan"), 1), Entry("B", 0.5, 0.01, 3)],
+     "**A** 0.9000 leads B 0.5000 by 0.4000; n=1: spread unknown"),
+    ([Entry("A", 0.7, 0.0, 2), Entry("B", 0.7, 0.0, 2)],
+     "**A** 0.7000 leads B 0.7000 by 0.0000 ≤ spread 0.0000: within the seed spread"),
+])
+def test_lead_rule(entries: list[Entry], expected: str) -> None:
+    assert lead(entries) == expected
+
+
+def test_figures_are_linked_relative_under_their_sections(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    results, out = tmp_path / "results", tmp_path / "reports"
+    results.mkdir()
+
+    def figures(records: list[dict[str, Any]], results_dir: Path, out_dir: Path,
+                data: DataOptions) -> dict[str, list[Path]]:
+        return {"retrieval": [out_dir / "figures" / "retrieval_demo.png"], "pca_grid": [out_dir / "figures" / "p.png"],
+                "umap": [out_dir / "figures" / "u.png"]}
+
+    monkeypatch.setattr(page, "draw_figures", figures)
+    board = write_report(results, out).read_text()
+    assert "![Figure 7: a query and its top 5 (retrieval_demo)](figures/retrieval_demo.png)" in section(
+        board, "## Table 3")
+    assert "(figures/p.png)" in section(board, "## Embeddings") and "(figures/u.png)" in section(
+        board, "## Other figures")
+
+
+def test_report_works_without_the_figures_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bench.figures", None)  # importing it raises ImportError
+    assert page.draw_figures([], tmp_path, tmp_path, DataOptions()) == {}
+    board = write_report(tmp_path, tmp_path / "out").read_text()
+    assert "0 finished runs, 0 failed; profiles: none." in board and "![" not in board

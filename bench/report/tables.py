@@ -1,16 +1,14 @@
-"""Records -> mean ± std tables -> reports/leaderboard.md."""
+"""Generic leaderboard pieces: mean ± std cells, per-task tables of every run setting, failures, notes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench import registry
 from bench.errors import BenchError
-from bench.store import ResultStore, records_frame
 from bench.tasks import TASK_METRICS
 
 ROW_KEYS = ["method", "variant", "adapt", "init", "profile", "settings"]
@@ -78,36 +76,3 @@ def method_notes(methods: set[str]) -> list[str]:
         if note:
             notes.append(f"- **{name}**: {note}")
     return notes
-
-
-def leaderboard_markdown(records: list[dict[str, Any]]) -> str:
-    """The whole leaderboard page for ``records``."""
-    lines = ["# galaxy-bench leaderboard", ""]
-    ok = [r for r in records if r.get("status") == "ok"]
-    lines.append(
-        f"{len(ok)} finished runs, {len(records) - len(ok)} failed. Cells are mean ± sample std over seeds "
-        "(n seeds in brackets); a blank cell is a run that does not exist. `Init random` means no pretrained "
-        "weights were used."
-    )
-    frame = records_frame(ok)
-    if not frame.empty:
-        summary = summarise(frame)
-        protocols = {r["spec"]["dataset"]: r["data"]["protocol"] for r in ok}
-        for dataset in sorted(summary.dataset.unique()):
-            for task in TASK_METRICS:
-                table = task_table(summary, task, dataset)
-                if table:
-                    lines += ["", f"## {TASK_TITLES[task]}: {dataset}", "", f"Split: {protocols[dataset]}.", "", table]
-    if notes := method_notes({r["spec"]["method"] for r in ok}):
-        lines += ["", "## Notes", "", *notes]
-    if failures := failures_table(records):
-        lines += ["", "## Failed runs", "", failures]
-    return "\n".join(lines) + "\n"
-
-
-def write_report(results: Path, out_dir: Path) -> Path:
-    records = list(ResultStore(results).records())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "leaderboard.md"
-    path.write_text(leaderboard_markdown(records))
-    return path

@@ -1,0 +1,95 @@
+"""The published numbers our leaderboards are set beside (``galaxalign.toml``), as typed tables."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a paper table: our dataset name, our metric name, the training fraction."""
+
+    dataset: str
+    metric: str
+    fraction: float = 1.0
+
+
+@dataclass(frozen=True)
+class PaperValue:
+    value: float
+    std: float | None = None  # only where the paper gives one
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """A row of a paper table: its name in the paper, the run that reproduces it, the paper's values."""
+
+    name: str
+    method: str
+    variant: str
+    values: tuple[PaperValue | None, ...]  # one per column; None where the paper has no number
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    key: str
+    title: str
+    task: str
+    columns: tuple[Column, ...]
+    rows: tuple[PaperRow, ...]
+    note: str = ""
+    by_fraction: bool = False  # columns differ by training fraction (Figure 6), not only by metric
+
+
+@dataclass(frozen=True)
+class Figure6:
+    """Figure 6's rows and metric; its columns are the fractions our runs have (the paper gives none)."""
+
+    title: str
+    task: str
+    metric: str
+    rows: tuple[PaperRow, ...]
+    note: str
+
+    def table(self, datasets: tuple[str, ...], fractions: list[float]) -> PaperTable:
+        columns = tuple(Column(d, self.metric, f) for d in datasets for f in sorted(fractions))
+        rows = tuple(PaperRow(r.name, r.method, r.variant, (None,) * len(columns)) for r in self.rows)
+        return PaperTable("figure6", self.title, self.task, columns, rows, self.note, by_fraction=True)
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    datasets: dict[str, str]  # our dataset name -> the paper's column name
+    tables: tuple[PaperTable, ...]
+    figure6: Figure6
+
+
+def _row(raw: dict[str, Any], n_columns: int, table: str) -> PaperRow:
+    values, stds = raw["values"], raw.get("stds", [None] * len(raw["values"]))
+    if not len(values) == len(stds) == n_columns:
+        raise ValueError(f"{table} row {raw['name']!r}: {len(values)} values, {len(stds)} stds, {n_columns} columns")
+    return PaperRow(raw["name"], raw["method"], raw.get("variant", "default"),
+                    tuple(PaperValue(v, s) for v, s in zip(values, stds, strict=True)))
+
+
+def _table(raw: dict[str, Any]) -> PaperTable:
+    columns = tuple(Column(*name.split()) for name in raw["columns"])
+    rows = tuple(_row(row, len(columns), raw["key"]) for row in raw["rows"])
+    return PaperTable(raw["key"], raw["title"], raw["task"], columns, rows, raw.get("note", ""))
+
+
+@cache
+def load_reference(name: str = "galaxalign") -> Reference:
+    """The reference file ``bench/reference/<name>.toml``."""
+    raw = tomllib.loads(resources.files(__package__).joinpath(f"{name}.toml").read_text())
+    tables = tuple(_table(table) for table in raw["tables"])
+    figure = raw["figure6"]
+    by_name = {row.name: row for table in tables if table.key == figure["rows_from"] for row in table.rows}
+    figure6 = Figure6(figure["title"], figure["task"], figure["metric"],
+                      tuple(by_name[name] for name in figure["rows"]), figure["note"])
+    return Reference(raw["title"], dict(raw["datasets"]), tables, figure6)

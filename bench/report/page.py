@@ -1,0 +1,135 @@
+"""The leaderboard page: the paper's tables with ours beside them, every other run, failures and figures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.data.base import DataOptions
+from bench.reference import Reference, load_reference
+from bench.report.paper_tables import Measured, figure6_sections, locate, measurements, place, render, sections
+from bench.report.summary import SPREAD_RULE
+from bench.report.tables import TASK_TITLES, failures_table, markdown_table, method_notes, summarise, task_table
+from bench.store import ResultStore, records_frame
+from bench.tasks import TASK_METRICS
+
+# Figure kind (a key of bench.figures.write_figures' answer) -> (the section it goes under, its caption).
+FIGURES = {
+    "confusion": ("table2", "Confusion matrix"),
+    "retrieval": ("table3", "Figure 7: a query and its top 5"),
+    "fig6": ("figure6", "Figure 6: macro-F1 against the fraction of training data"),
+    "tsne": ("embeddings", "Figure 4: t-SNE of test embeddings"),
+    "pca_grid": ("embeddings", "Figure 5: test galaxies on a grid by the 2-D PCA of their embeddings"),
+}
+
+
+def figure_links(figures: Mapping[str, Sequence[str]], section: str) -> list[str]:
+    """Markdown images for the figures that belong under ``section`` (kinds not in FIGURES go to 'other')."""
+    lines = []
+    for kind in [*(kind for kind in FIGURES if kind in figures), *sorted(set(figures) - set(FIGURES))]:
+        where, caption = FIGURES.get(kind, ("other", kind))
+        if where == section:
+            for link in sorted(figures[kind]):
+                lines += ["", f"![{caption} ({Path(link).stem})]({link})"]
+    return lines
+
+
+def data_section(ok: list[dict[str, Any]], reference: Reference) -> list[str]:
+    """Each dataset's profile, the paper dataset it stands for and its split protocol."""
+    rows = set()
+    for record in ok:
+        spec = record["spec"]
+        found = locate(spec["profile"], spec["dataset"], reference.datasets)
+        stands_for = ""
+        if found is not None:
+            stands_for = reference.datasets[found[1]] + (" (synthetic stand-in)" if found[0].stand_in else "")
+        rows.add((spec["dataset"], spec["profile"], stands_for, record["data"]["protocol"]))
+    return ["", "## Data", "", markdown_table(["Dataset", "Profile", "Stands for", "Split"], sorted(rows))]
+
+
+def other_runs(summary: pd.DataFrame, measured: list[Measured], shown: set[tuple[object, ...]]) -> list[str]:
+    """Generic tables of every (run setting, dataset, task, fraction) with a headline metric the paper tables
+    above do not show: nothing measured is hidden."""
+    hidden = {m.run_key for m in measured if m.metric in TASK_METRICS.get(m.task, ()) and m.key not in shown}
+    rest = summary[[m.run_key in hidden for m in measured]]
+    lines = []
+    for dataset in sorted(rest.dataset.unique()):
+        for task in TASK_METRICS:
+            if table := task_table(rest, task, dataset):
+                lines += ["", f"### {TASK_TITLES[task]}: {dataset}", "", table]
+    if not lines:
+        return []
+    return ["", "## Other runs", "", "Runs outside the paper's tables (other datasets, fractions, variants, "
+            "adaptations or hand-set settings), as mean ± sample std (n seeds).", *lines]
+
+
+def leaderboard_markdown(records: list[dict[str, Any]], figures: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The whole leaderboard page for ``records``; ``figures`` maps a figure kind to image links relative
+    to the page."""
+    reference, figures = load_reference(), figures or {}
+    ok = [r for r in records if r.get("status") == "ok"]
+    frame = records_frame(ok)
+    summary = None if frame.empty else summarise(frame)
+    measured = [] if summary is None else measurements(summary)
+    placed = place(measured, reference)
+    profiles = ", ".join(sorted({r["spec"]["profile"] for r in ok})) or "none"
+    lines = [
+        "# galaxy-bench leaderboard", "",
+        f"{len(ok)} finished runs, {len(records) - len(ok)} failed; profiles: {profiles}.", "",
+        f"Our numbers beside those of the paper *{reference.title}* (kept in `bench/reference/galaxalign.toml`). "
+        "A cell reads `ours · paper · Δ`: our mean ± sample std over seeds (n seeds in brackets), the paper's "
+        "value (± its std where it gives one) and Δ = ours − paper. A part that is missing has no run behind "
+        "it: nothing is averaged over the runs that do exist. `Init random` means no pretrained weights were "
+        f"used. Leads: {SPREAD_RULE}.",
+    ]
+    if ok:
+        lines += data_section(ok, reference)
+    shown: set[tuple[object, ...]] = set()
+    parts = [(table.key, table.title, table.note, sections(table, placed)) for table in reference.tables]
+    figure6 = reference.figure6
+    parts.append(("figure6", figure6.title, figure6.note, figure6_sections(reference, placed)))
+    for key, title, note, found in parts:
+        lines += ["", f"## {title}", *(["", note] if note else [])]
+        if not found:
+            lines += ["", "No runs of ours for this figure yet."]
+        for source, table, cells in found:
+            lines += ["", *render(table, source, cells, reference.datasets)]
+            shown |= {m.key for by_column in cells.values() for m in by_column.values()}
+        lines += figure_links(figures, key)
+    if embeddings := figure_links(figures, "embeddings"):
+        lines += ["", "## Embeddings (Figures 4 and 5)", *embeddings]
+    if summary is not None:
+        lines += other_runs(summary, measured, shown)
+    if others := figure_links(figures, "other"):
+        lines += ["", "## Other figures", *others]
+    if notes := method_notes({r["spec"]["method"] for r in ok}):
+        lines += ["", "## Notes", "", *notes]
+    if failures := failures_table(records):
+        lines += ["", "## Failed runs", "", failures]
+    return "\n".join(lines) + "\n"
+
+
+def draw_figures(
+    records: list[dict[str, Any]], results: Path, out_dir: Path, data: DataOptions
+) -> dict[str, list[Path]]:
+    """The report's figures (``bench.figures``: Figures 4-7, confusion matrices); none while it is not installed."""
+    try:
+        from bench.figures import write_figures
+    except ImportError:
+        return {}
+    return write_figures(records, results, out_dir, data)
+
+
+def write_report(results: Path, out_dir: Path, data: DataOptions | None = None) -> Path:
+    """``out_dir/leaderboard.md`` (and its figures under ``out_dir/figures``) from every record in ``results``."""
+    records = list(ResultStore(results).records())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = draw_figures(records, results, out_dir, data or DataOptions())
+    links = {kind: [Path(os.path.relpath(p, out_dir)).as_posix() for p in paths] for kind, paths in figures.items()}
+    path = out_dir / "leaderboard.md"
+    path.write_text(leaderboard_markdown(records, links))
+    return path
