@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from bench import metrics
-from bench.data.base import GalaxyData
-from bench.method import Method
+from bench.tasks.outputs import ModelOutputs
 
 
-def evaluate(method: Method, test: GalaxyData) -> dict[str, Any]:
-    predicted = method.predict(test).argmax(dim=1)
+def evaluate(outputs: ModelOutputs, labels: np.ndarray) -> dict[str, Any]:
+    scores = outputs.require("scores")
+    predicted, num_classes = scores.argmax(dim=1), scores.shape[1]
     return {
-        "accuracy": metrics.accuracy(test.labels, predicted),
-        "macro_f1": metrics.macro_f1(test.labels, predicted, test.num_classes),
-        "confusion_matrix": metrics.confusion_matrix(test.labels, predicted, test.num_classes).tolist(),
+        "accuracy": metrics.accuracy(labels, predicted),
+        "macro_f1": metrics.macro_f1(labels, predicted, num_classes),
+        "confusion_matrix": metrics.confusion_matrix(labels, predicted, num_classes).tolist(),
     }

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from bench import metrics
-from bench.data.base import GalaxyData
-from bench.method import Method
+from bench.tasks.outputs import ModelOutputs
 
 
-def evaluate(method: Method, test: GalaxyData) -> dict[str, Any]:
-    embeddings = method.embed(test)
-    return metrics.retrieval_map(embeddings, torch.as_tensor(test.labels), ks=(5, None))
+def evaluate(outputs: ModelOutputs, labels: np.ndarray) -> dict[str, Any]:
+    return metrics.retrieval_map(outputs.require("embeddings"), torch.as_tensor(labels), ks=(5, None))

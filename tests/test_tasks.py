@@ -1,0 +1,85 @@
+"""The tasks score a model's test outputs; checked against scikit-learn and brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, f1_score
+
+from bench.data.base import ArraySource, GalaxyData
+from bench.tasks import TASKS, ModelOutputs, compute_outputs
+
+NUM_CLASSES, N = 4, 40
+
+
+class RecordingMethod:
+    """Fixed random outputs; counts which of embed / predict were called."""
+
+    def __init__(self) -> None:
+        generator = torch.Generator().manual_seed(0)
+        self.embeddings = F.normalize(torch.randn(N, 8, generator=generator), dim=1)
+        self.scores = torch.randn(N, NUM_CLASSES, generator=generator)
+        self.calls: list[str] = []
+
+    def embed(self, data: GalaxyData) -> torch.Tensor:
+        self.calls.append("embed")
+        return self.embeddings
+
+    def predict(self, data: GalaxyData) -> torch.Tensor:
+        self.calls.append("predict")
+        return self.scores
+
+
+@pytest.fixture
+def test_set() -> GalaxyData:
+    labels = np.random.default_rng(1).integers(0, NUM_CLASSES, N)
+    images = np.zeros((N, 4, 4, 3), np.uint8)
+    return GalaxyData(ArraySource(images), labels, tuple("abcd"), "fake")
+
+
+@pytest.mark.parametrize(
+    ("tasks", "calls"), [(("classify",), ["predict"]), (("retrieve",), ["embed"]), (("classify", "retrieve"), None)]
+)
+def test_only_what_the_tasks_need_is_computed(test_set: GalaxyData, tasks: tuple[str, ...], calls: list[str] | None):
+    method = RecordingMethod()
+    outputs = compute_outputs(method, test_set, tasks)  # type: ignore[arg-type]
+    assert sorted(method.calls) == sorted(calls or ["embed", "predict"])
+    assert (outputs.scores is None) == ("classify" not in tasks)
+    assert (outputs.embeddings is None) == ("retrieve" not in tasks)
+
+
+def test_classify_matches_sklearn(test_set: GalaxyData) -> None:
+    method = RecordingMethod()
+    result = TASKS["classify"](compute_outputs(method, test_set, ["classify"]), test_set.labels)  # type: ignore[arg-type]
+    predicted = method.scores.argmax(dim=1).numpy()
+    assert result["accuracy"] == pytest.approx(accuracy_score(test_set.labels, predicted))
+    classes = list(range(NUM_CLASSES))
+    assert result["macro_f1"] == pytest.approx(
+        f1_score(test_set.labels, predicted, average="macro", labels=classes, zero_division=0)
+    )
+    assert result["confusion_matrix"] == confusion_matrix(test_set.labels, predicted, labels=classes).tolist()
+
+
+def test_retrieve_matches_sklearn_and_brute_force(test_set: GalaxyData) -> None:
+    method = RecordingMethod()
+    result = TASKS["retrieve"](compute_outputs(method, test_set, ["retrieve"]), test_set.labels)  # type: ignore[arg-type]
+    similarity = (method.embeddings @ method.embeddings.T).numpy()
+    full, at5 = [], []
+    for query in range(N):
+        others = np.arange(N) != query
+        relevant = test_set.labels[others] == test_set.labels[query]
+        if not relevant.any():
+            continue
+        full.append(average_precision_score(relevant, similarity[query, others]))
+        ranked = relevant[np.argsort(-similarity[query, others], kind="stable")]
+        hits = np.cumsum(ranked)
+        at5.append(sum(hits[i] / (i + 1) for i in range(5) if ranked[i]) / min(5, relevant.sum()))
+    assert result["map"] == pytest.approx(np.mean(full))
+    assert result["map@5"] == pytest.approx(np.mean(at5))
+
+
+def test_a_task_without_its_outputs_says_which_are_missing(test_set: GalaxyData) -> None:
+    with pytest.raises(ValueError, match="no embeddings"):
+        TASKS["retrieve"](ModelOutputs(scores=torch.zeros(N, NUM_CLASSES)), test_set.labels)
