@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bench import registry
@@ -53,3 +55,16 @@ def expand(
         for variant in method_variants(method, variants)
         for fraction, seed in itertools.product(fractions, seeds)
     ]
+
+
+def deduplicate(specs: Sequence[RunSpec]) -> list[RunSpec]:
+    """One spec per run identity, in first-seen order, asking for the union of the duplicates' tasks:
+    one fine-tuned model serves every task, so a cell is never trained twice."""
+    merged: dict[str, RunSpec] = {}
+    for spec in specs:
+        key = json.dumps(spec.identity(), sort_keys=True, default=str)
+        if key in merged:
+            tasks = (*merged[key].tasks, *(task for task in spec.tasks if task not in merged[key].tasks))
+            spec = replace(merged[key], tasks=tasks)
+        merged[key] = spec
+    return list(merged.values())

@@ -70,13 +70,22 @@ def dataset_info(name: str) -> DatasetInfo:
     return info
 
 
-def load_dataset(name: str, options: DataOptions) -> DatasetSplits:
-    """Load dataset ``name``. ``demo:N`` is the synthetic demo set with N images per class."""
+SYNTHETIC_DATASETS = ("demo", "demo_mnist")  # take ``:N``, the number of images per class
+
+
+def dataset_options(name: str, options: DataOptions) -> DataOptions:
+    """``options`` for dataset ``name``: ``demo:N`` / ``demo_mnist:N`` set N images per class."""
     base, _, argument = name.partition(":")
-    if argument:
-        if base != "demo" or not argument.isdigit() or int(argument) < 3:
-            raise BenchError(
-                f"dataset {name!r} takes no such argument", "only the demo set takes one: demo:N with N >= 3"
-            )
-        options = replace(options, demo_images_per_class=int(argument))
-    return dataset_info(base).load(options)
+    if not argument:
+        return options
+    if base not in SYNTHETIC_DATASETS or not argument.isdigit() or int(argument) < 3:
+        raise BenchError(
+            f"dataset {name!r} takes no such argument",
+            "only the synthetic sets take one: demo:N or demo_mnist:N with N >= 3",
+        )
+    return replace(options, demo_images_per_class=int(argument))
+
+
+def load_dataset(name: str, options: DataOptions) -> DatasetSplits:
+    """Load dataset ``name`` (``demo:N``: the synthetic demo set with N images per class)."""
+    return dataset_info(name).load(dataset_options(name, options))

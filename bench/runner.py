@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 import traceback
@@ -13,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench import provenance, registry
+from bench import claims, provenance, registry
+from bench.artifacts import from_outputs, save_artifacts
 from bench.data.base import DataOptions, DatasetSplits
 from bench.data.splits import nested_fraction
 from bench.errors import BenchError
@@ -22,7 +24,7 @@ from bench.profiles import get_profile
 from bench.progress import console, progress_bar
 from bench.spec import RunSpec
 from bench.store import ResultStore
-from bench.tasks import TASKS
+from bench.tasks import TASKS, compute_outputs
 
 
 @dataclass
@@ -82,7 +84,8 @@ class Runner:
         return loaded
 
     def run(self, specs: list[RunSpec]) -> list[dict[str, Any]]:
-        """Run every spec not already done; returns the records of this call's runs."""
+        """Run every spec not already done and not being run by another live process (see
+        bench.claims); returns the records of this call's runs."""
         todo = [spec for spec in specs if not self.store.is_done(spec)]
         if skipped := len(specs) - len(todo):
             console.print(f"{skipped} of {len(specs)} runs already done in {self.store.root}: skipped")
@@ -91,13 +94,30 @@ class Runner:
             grid = bar.add_task("grid", total=len(todo), status="")
             for spec in todo:
                 bar.update(grid, status=f"{spec.method} {spec.dataset} f={spec.fraction:g} seed={spec.seed}")
-                record = self.run_one(spec)
-                self.store.write(spec, record)
-                records.append(record)
-                if record["status"] != "ok":
-                    console.print(f"[red]failed[/] {spec.method} {spec.dataset} {spec.run_id}: {record['error']}")
+                record = self._run_claimed(spec)
+                if record is not None:
+                    records.append(record)
+                    if record["status"] != "ok":
+                        console.print(f"[red]failed[/] {_cell(spec)}: {record['error']}", soft_wrap=True)
                 bar.advance(grid)
         return records
+
+    def _run_claimed(self, spec: RunSpec) -> dict[str, Any] | None:
+        """Run ``spec`` and write its record while holding its claim; None when another live process
+        holds it, or finished it since this grid started."""
+        path = self.store.path_for(spec)
+        if (other := claims.acquire(path)) is not None:
+            console.print(f"skipped {_cell(spec)}: being run by {other.describe()}", soft_wrap=True)
+            return None
+        try:
+            if self.store.is_done(spec):
+                return None
+            console.print(f"running {_cell(spec)} (pid {os.getpid()})", soft_wrap=True)
+            record = self.run_one(spec)
+            self.store.write(spec, record)
+        finally:
+            claims.release(path)
+        return record
 
     def run_one(self, spec: RunSpec) -> dict[str, Any]:
         """Train and evaluate one spec; any failure becomes a failed record instead of an exception."""
@@ -152,11 +172,16 @@ class Runner:
         weights = method.build(context)
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
-        metrics = {task: TASKS[task](method, splits.test) for task in spec.tasks}
+        outputs = compute_outputs(method, splits.test, spec.tasks)
+        metrics = {task: TASKS[task](outputs, splits.test.labels) for task in spec.tasks}
+        artifacts = save_artifacts(
+            self.store.path_for(spec).with_suffix(".npz"), from_outputs(outputs, splits.test.labels)
+        )
         saved = self._save_model(method, spec)
         return {
             "model_path": saved,
             "metrics": metrics,
+            "artifacts": artifacts.name,  # relative to the record's folder
             "weights": weights.to_dict(),
             "config": cfg.to_dict(),
             "fit": fit.to_dict(),
@@ -170,6 +195,10 @@ class Runner:
                 "class_names": list(splits.class_names),
             },
         }
+
+
+def _cell(spec: RunSpec) -> str:
+    return f"{spec.method} {spec.dataset} {spec.run_id}"
 
 
 def missing_weights(specs: list[RunSpec], settings: RunSettings) -> list[str]:

@@ -101,14 +101,35 @@ class DataOptions:
     data_dir: str | None = None
     path: str | None = None
     split_seed: int = 0
-    demo_images_per_class: int = 120
+    demo_images_per_class: int | None = None  # synthetic sets (``demo:N``); None: the set's own default
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    """How many images each split holds."""
+
+    train: int
+    val: int
+    test: int
+
+    @classmethod
+    def of(cls, total: int, val_fraction: float, test_fraction: float) -> SplitSizes:
+        """Sizes of a ``total``-image set split by fractions (per-class rounding may move a few images)."""
+        val, test = round(total * val_fraction), round(total * test_fraction)
+        return cls(total - val - test, val, test)
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A registered dataset: its name, a one-line summary and how to load its splits."""
+    """A registered dataset: its name, a one-line summary and how to load its splits.
+
+    ``sizes``, when given, tells the split sizes without reading any file (time estimates of a
+    dry run use it on machines that lack the data), before any duplicates are dropped; None when
+    they are only known by loading.
+    """
 
     name: str
     summary: str
     load: Callable[[DataOptions], DatasetSplits]
     fetchable: bool = False
+    sizes: Callable[[DataOptions], SplitSizes] | None = None

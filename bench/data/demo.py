@@ -10,14 +10,14 @@ Lengths are in pixels of a 64 x 64 cutout and scale with the size; fluxes are in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import numpy as np
 
-from bench.data.base import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData
-from bench.data.splits import split_dataset
+from bench.data.base import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
+from bench.data.splits import split_dataset, stratified_split
 
 CLASS_NAMES: tuple[str, ...] = (
     "Disturbed",
@@ -448,28 +448,50 @@ def render_galaxy(label: int, size: int, rng: np.random.Generator) -> np.ndarray
     return _observe(scene, rng)
 
 
-def make_demo_images(images_per_class: int, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 (N, size, size, 3), labels int64 (N,)) with N = 10 * `images_per_class`.
+def make_images(
+    sources: Sequence[Sequence[int]], images_per_class: int, size: int = 64, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (N, size, size, 3), labels int64 (N,)) with N = len(`sources`) * `images_per_class`.
 
-    Classes are interleaved (labels = arange(N) % 10) and image i is drawn from
+    Class k is drawn from the demo classes ``sources[k]`` (indices into `CLASS_NAMES`), in turn.
+    Classes are interleaved (labels = arange(N) % len(sources)) and image i is drawn from
     ``np.random.default_rng([seed, i])``, so any image can be re-rendered alone with `render_galaxy`.
     """
-    count = images_per_class * len(CLASS_NAMES)
-    labels = np.arange(count, dtype=np.int64) % len(CLASS_NAMES)
+    count = images_per_class * len(sources)
+    labels = np.arange(count, dtype=np.int64) % len(sources)
     images = np.empty((count, size, size, 3), dtype=np.uint8)
-    for index, label in enumerate(labels):
-        images[index] = render_galaxy(int(label), size, np.random.default_rng([seed, index]))
+    for index, label in enumerate(labels.tolist()):
+        drawn_from = sources[label][(index // len(sources)) % len(sources[label])]
+        images[index] = render_galaxy(drawn_from, size, np.random.default_rng([seed, index]))
     return images, labels
 
 
+def make_demo_images(images_per_class: int, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The demo set's images and labels: every class of `CLASS_NAMES`, as `make_images` draws them."""
+    return make_images([[label] for label in range(len(CLASS_NAMES))], images_per_class, size, seed)
+
+
 VAL_FRACTION = TEST_FRACTION = 0.15
+IMAGES_PER_CLASS = 120
+
+
+def split_sizes(class_count: int, images_per_class: int) -> SplitSizes:
+    """Exact split sizes of a synthetic set (the same stratified split as `load`, on labels alone)."""
+    labels = np.repeat(np.arange(class_count), images_per_class)
+    train, val, test = stratified_split(labels, VAL_FRACTION, TEST_FRACTION, seed=0)
+    return SplitSizes(len(train), len(val), len(test))
 
 
 def load(options: DataOptions) -> DatasetSplits:
     """The demo set at 64 px from seed 0, split 70/15/15 with the split seed."""
-    images, labels = make_demo_images(options.demo_images_per_class)
+    images, labels = make_demo_images(options.demo_images_per_class or IMAGES_PER_CLASS)
     data = GalaxyData(ArraySource(images), labels, CLASS_NAMES, "demo")
     return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed)
 
 
-DATASET = DatasetInfo("demo", "synthetic Galaxy10-like galaxies rendered from a seed (no download)", load)
+DATASET = DatasetInfo(
+    "demo",
+    "synthetic Galaxy10-like galaxies rendered from a seed (no download)",
+    load,
+    sizes=lambda options: split_sizes(len(CLASS_NAMES), options.demo_images_per_class or IMAGES_PER_CLASS),
+)

@@ -1,0 +1,111 @@
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.data.base import DataOptions
+from bench.estimate import from_records
+from bench.plan import make_plan
+from bench.spec import RunSpec
+from bench.store import ResultStore
+
+RATES = {"train_images_per_s": 1000.0, "embed_images_per_s": 4000.0}
+
+
+def bench(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["bench", *args])
+    with pytest.raises(SystemExit) as done:
+        main()
+    captured = capsys.readouterr()
+    return int(done.value.code or 0), captured.out + captured.err
+
+
+def perf_file(folder: Path, device_type: str = "cuda", methods: tuple[str, ...] = ("resnet18",)) -> Path:
+    path = folder / "perf.json"
+    path.write_text(json.dumps({
+        "device": "NVIDIA H100 80GB HBM3", "device_type": device_type, "profile": "paper",
+        "methods": {method: RATES for method in methods},
+    }))
+    return path
+
+
+def test_paper_estimate_on_cuda_from_a_perf_file_without_gpu_or_data(tmp_path: Path) -> None:
+    settings = (("batch_size", 64), ("epochs", 30), ("min_steps", 1500))
+    specs = [RunSpec("resnet18", "galaxy10_decals", profile="paper", init="pretrained", overrides=settings),
+             RunSpec("resnet18", "galaxy_mnist", profile="paper", init="pretrained", overrides=settings),
+             RunSpec("resnet18", "galaxy10_decals", 0.01, profile="paper", init="pretrained", overrides=settings),
+             RunSpec("vit16", "galaxy_mnist", profile="paper", init="pretrained")]
+    plan = make_plan(specs, ResultStore(tmp_path), DataOptions(), "cuda:0", perf_file(tmp_path))
+    seconds = [cell[2] for cell in plan.cells]
+    # By hand: 30 epochs, batch 64, at least 1500 steps (50 an epoch = 3200 images). Galaxy10 train/val/test
+    # 14188/1774/1774; GalaxyMNIST 7200/800/2000. Evaluation: val every epoch, test once per task.
+    assert seconds[0] == pytest.approx(30 * 14188 / 1000 + (30 * 1774 + 2 * 1774) / 4000)
+    assert seconds[1] == pytest.approx(30 * 7200 / 1000 + (30 * 800 + 2 * 2000) / 4000)
+    assert seconds[2] == pytest.approx(30 * 3200 / 1000 + (30 * 1774 + 2 * 1774) / 4000)
+    assert seconds[3] is None  # no throughput for vit16
+    assert plan.throughputs["resnet18"].source == "perf.json (NVIDIA H100 80GB HBM3)"
+
+
+def test_a_perf_file_for_another_device_is_not_used(tmp_path: Path) -> None:
+    specs = [RunSpec("resnet18", "galaxy_mnist", profile="paper", init="pretrained")]
+    plan = make_plan(specs, ResultStore(tmp_path), DataOptions(), "cuda", perf_file(tmp_path, "cpu"))
+    assert plan.cells[0][2] is None and "is for cpu/paper, not cuda/paper" in plan.notes[0]
+
+
+def test_throughput_from_finished_records_of_the_same_device_and_profile() -> None:
+    record = {
+        "status": "ok", "spec": {"method": "resnet18", "profile": "demo", "adapt": "full",
+                                 "tasks": ["classify", "retrieve"]},
+        "environment": {"device": "cuda:1"}, "wall_seconds": 20.0,
+        "fit": {"train_images": 1000, "train_seconds": 10.0, "epochs_run": 2}, "data": {"val": 50, "test": 50},
+    }
+    [(method, rates)] = from_records([record, {**record, "status": "failed"}], "cuda", "demo").items()
+    assert method == "resnet18" and rates.train_images_per_s == 100.0
+    assert rates.embed_images_per_s == (50 * 2 + 50 * 2) / 10.0
+    assert from_records([record], "cpu", "demo") == {} and from_records([record], "cuda", "paper") == {}
+
+
+def test_cli_dry_run_of_the_paper_grid_on_cuda(tmp_path: Path, capsys, monkeypatch) -> None:
+    perf = perf_file(tmp_path, methods=("mae", "dinov2", "msn", "vit16", "resnet18", "resnet50",
+                                        "galaxalign-vit16", "galaxalign-convnext", "zoobot-convnext"))
+    code, out = bench(["run", "--grid", "paper", "--profile", "paper", "--dry-run", "--device", "cuda",
+                       "--perf", str(perf), "--results", str(tmp_path / "results")], capsys, monkeypatch)
+    assert code == 0, out
+    assert "360 cells: 0 done" in out and "estimated time left on cuda" in out
+    assert "for the 354 of 360 cells" in out and "no estimate for zoobot-maxvit" in out
+    assert not (tmp_path / "results").exists()  # nothing ran
+
+
+def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    results = tmp_path / "results"
+    done = RunSpec("resnet18", "demo", seed=1)
+    ResultStore(results).write(done, {"status": "ok", "spec": done.to_dict(), "metrics": {"classify": {},
+                                                                                      "retrieve": {}}})
+    code, out = bench(["run", "--grid", "paper", "--profile", "demo", "--dry-run", "--results", str(results)],
+                      capsys, monkeypatch)
+    assert code == 0, out
+    assert "360 cells: 1 done" in out and "demo_mnist" in out
+    code, out = bench(["run", "--grid", "paper", "--shard", "1/4", "--dry-run", "--results", str(results)],
+                      capsys, monkeypatch)
+    assert "90 cells" in out
+
+
+def test_cli_grids_lists_the_shipped_grids(capsys, monkeypatch) -> None:
+    code, out = bench(["grids"], capsys, monkeypatch)
+    assert code == 0
+    for name, count in (("table2", 60), ("table3", 60), ("fig6", 288), ("table4", 72), ("paper", 360)):
+        assert any(line.split("│")[1:3] == [f" {name} ".ljust(8), f" {count} ".ljust(7)] for line in out.splitlines())
+
+
+def test_cli_refuses_cell_flags_with_a_grid_and_a_missing_perf_file(tmp_path: Path, capsys, monkeypatch) -> None:
+    code, out = bench(["run", "--grid", "table2", "--seeds", "0", "--dry-run"], capsys, monkeypatch)
+    assert code == 2 and "--seeds cannot be combined with --grid" in out
+    code, out = bench(["run", "--grid", "table2", "--dry-run", "--perf", str(tmp_path / "no.json")], capsys,
+                      monkeypatch)
+    assert code == 2 and "does not exist" in out
+    code, out = bench(["run", "--shard", "2/2", "--dry-run"], capsys, monkeypatch)
+    assert code == 2 and "--shard '2/2' is not INDEX/COUNT" in out
