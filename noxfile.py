@@ -31,3 +31,16 @@ def demo(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("bench", "run", "--methods", "all", "--profile", "demo")
     session.run("bench", "report")
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """pytest-benchmark benchmarks of the metric kernels and the data pipeline, each beside its
+    reference (scikit-learn, PIL/torchvision) on the CPU; not part of the test session."""
+    session.install("-e", ".[dev]")
+    session.run(
+        "pytest", "tests/benchmarks", "-o", "python_files=bench_*.py", "-o", "addopts=", "--benchmark-enable",
+        "--benchmark-group-by=group", "--benchmark-columns=min,mean,stddev,rounds", "--benchmark-sort=name",
+        "--benchmark-min-rounds=3",
+        *session.posargs, env={"BENCH_NO_PROGRESS": "1"},
+    )

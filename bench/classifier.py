@@ -16,7 +16,7 @@ from bench.method import BuildContext, FinetuneConfig, FitReport
 from bench.preprocess import Preprocessing
 from bench.profiles import Profile
 from bench.train import Objective, batched_outputs, fit
-from bench.weights import ResolvedWeights, WeightsSpec, for_run
+from bench.weights import ResolvedWeights, WeightsSpec, for_run, pretrained_copy
 
 
 class Classifier(nn.Module):
@@ -116,12 +116,20 @@ class BackboneClassifier:
 
     def build(self, ctx: BuildContext) -> ResolvedWeights:
         weights = for_run(self.name, self.weights_spec(ctx.profile), ctx.init, ctx.weights_file, ctx.weights_dir)
-        backbone, num_features, self.prep = self.create_backbone(ctx, weights)
+        backbone, num_features, self.prep = self._backbone(ctx, weights)
         self.device = ctx.device
         self.model = Classifier(backbone, num_features, ctx.num_classes).to(ctx.device)
         if self.prep.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         return weights
+
+    def _backbone(self, ctx: BuildContext, weights: ResolvedWeights) -> tuple[nn.Module, int, Preprocessing]:
+        """``create_backbone``; a pretrained one is loaded once per process and copied for later runs."""
+        if weights.init != "pretrained":
+            return self.create_backbone(ctx, weights)
+        profile = (ctx.profile.name, ctx.profile.image_size, ctx.profile.model_scale)
+        key = (type(self).__module__, type(self).__qualname__, profile, ctx.variant, tuple(sorted(ctx.options.items())))
+        return pretrained_copy(weights, key, lambda: self.create_backbone(ctx, weights))
 
     def finetune(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> FitReport:
         if cfg.adapt == "linear":

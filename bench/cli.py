@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import registry
+from bench.audit.duplicates import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD
+from bench.audit.fingerprint import HASH_BITS
 from bench.data.base import DataOptions
 from bench.errors import BenchError
 from bench.profiles import PROFILES
@@ -66,6 +68,7 @@ def list_command() -> None:
 
 @app.command()
 def run(
+    context: typer.Context,
     methods: Annotated[str, typer.Option(help="Comma-separated method names, or 'all'.")] = "resnet18",
     datasets: Annotated[str, typer.Option(help="Datasets, comma-separated (demo:N: N images per class).")] = "demo",
     tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "classify,retrieve",
@@ -86,23 +89,39 @@ def run(
     batch_size: Annotated[Optional[int], typer.Option(help="Override the batch size.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Override the learning rate.")] = None,
     save_models: Annotated[bool, typer.Option(help="Keep fine-tuned models (for `bench search`).")] = False,
+    grid: Annotated[Optional[str], typer.Option(help=(
+        "A shipped grid (`bench grids`) or a grid .toml file; it replaces --methods, --datasets, --variants, "
+        "--fractions, --seeds, --tasks and --adapt, while --init, --epochs, --batch-size, --lr, --option apply "
+        "to each of its cells."))] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show the cells, which are done, the time left; run none.")] = False,
+    shard: Annotated[Optional[str], typer.Option(help="INDEX/COUNT: run only this share of the cells (0/4).")] = None,
+    perf: Annotated[Optional[Path], typer.Option(help="`bench perf` file for --dry-run estimates.")] = None,
 ) -> None:
-    """Fine-tune and evaluate every cell of a grid; finished cells are skipped."""
+    """Fine-tune and evaluate every cell of a grid; finished cells, and cells another process is running, are
+    skipped."""
+    from bench import grids
     from bench.grid import expand
     from bench.provenance import resolve_device
     from bench.runner import Runner, RunSettings, missing_weights
+    from bench.shard import Shard
 
     if init not in (None, "pretrained", "random"):
         raise BenchError(f"--init {init!r} is not pretrained or random", "pass --init pretrained or --init random")
     if adapt not in ("full", "linear"):
         raise BenchError(f"--adapt {adapt!r} is not full or linear", "pass --adapt full or --adapt linear")
     overrides = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None}
-    specs = expand(
-        split_list(methods), split_list(datasets), [float(f) for f in split_list(fractions)],
-        [int(s) for s in split_list(seeds)], split_list(variants), profile, init,  # type: ignore[arg-type]
-        adapt, split_list(tasks), overrides,  # type: ignore[arg-type]
-        parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k"),
-    )
+    options = parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k")
+    if grid:
+        _refuse_cell_flags(context)
+        specs = grids.load(grid).specs(profile, init, overrides, options)  # type: ignore[arg-type]
+    else:
+        specs = expand(
+            split_list(methods), split_list(datasets), [float(f) for f in split_list(fractions)],
+            [int(s) for s in split_list(seeds)], split_list(variants), profile, init,  # type: ignore[arg-type]
+            adapt, split_list(tasks), overrides, options,  # type: ignore[arg-type]
+        )
+    if shard:
+        specs = Shard.parse(shard).select(specs)
     settings = RunSettings(
         results=results,
         data=DataOptions(data_dir=data_dir, path=data_path),
@@ -111,6 +130,9 @@ def run(
         weights_dir=weights_dir,
         save_models=save_models,
     )
+    if dry_run:
+        _print_plan(specs, settings, perf)
+        return
     if errors := missing_weights(specs, settings):
         for line in errors:
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
@@ -120,6 +142,36 @@ def run(
     stdout.print(results_table(records))
     if any(r["status"] != "ok" for r in records):
         raise typer.Exit(1)
+
+
+CELL_FLAGS = ("methods", "datasets", "variants", "fractions", "seeds", "tasks", "adapt")
+
+
+def _refuse_cell_flags(context: typer.Context) -> None:
+    """With --grid the grid file lists the cells: flags that would too are refused, not silently mixed in."""
+    # By the source's name: typer ships its own copy of click, whose ParameterSource is not click's.
+    sources = {name: getattr(context.get_parameter_source(name), "name", "DEFAULT") for name in CELL_FLAGS}
+    given = [f"--{name}" for name, source in sources.items() if source not in ("DEFAULT", "DEFAULT_MAP")]
+    if given:
+        raise BenchError(
+            f"{', '.join(given)} cannot be combined with --grid (the grid file lists its cells)",
+            "drop them, or write your own grid file (format: `bench grids --help`) and pass --grid FILE.toml",
+        )
+
+
+def _print_plan(specs: list[Any], settings: Any, perf: Path | None) -> None:
+    """The dry run: every cell's state and the estimated time left."""
+    from bench.estimate import DEFAULT_PERF_FILE
+    from bench.plan import make_plan, plan_summary, plan_table
+    from bench.store import ResultStore
+
+    if perf is not None and not perf.is_file():
+        raise BenchError(f"perf file {perf} does not exist", "write it with `bench perf`, or leave out --perf")
+    plan = make_plan(specs, ResultStore(settings.results), settings.data, str(settings.device),
+                     perf or DEFAULT_PERF_FILE)
+    stdout.print(plan_table(plan))
+    for line in plan_summary(plan):
+        stdout.print(line, soft_wrap=True)
 
 
 def results_table(records: list[dict[str, Any]]) -> Table:
@@ -138,13 +190,49 @@ def results_table(records: list[dict[str, Any]]) -> Table:
 def report(
     results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
     out: Annotated[Path, typer.Option(help="Where the markdown goes.")] = Path("reports"),
+    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
 ) -> None:
-    """Write reports/leaderboard.md from every record in the results directory."""
+    """Write reports/leaderboard.md (the paper's tables beside ours, every other run) and its figures."""
     from bench.report import write_report
 
     if not results.is_dir():
         raise BenchError(f"results directory {results} does not exist", "run `bench run` first or pass --results DIR")
-    console.print(f"wrote {write_report(results, out)}")
+    console.print(f"wrote {write_report(results, out, DataOptions(data_dir=data_dir))}")
+
+
+@app.command("grids")
+def grids_command() -> None:
+    """List the shipped grids (run one with `bench run --grid NAME`).
+
+    A grid file is TOML: a description, optional include = [grid names or paths], and [[cells]]
+    blocks, each the cross product of its methods, datasets, variants, fractions, seeds (and tasks,
+    adapt, options, overrides). The full format is in bench/grids/__init__.py.
+    """
+    from bench import grids
+
+    rows = []
+    for name, path in sorted(grids.shipped().items()):
+        grid = grids.load(str(path))
+        rows.append([name, str(len(grid.specs("paper"))), grid.description])
+    stdout.print(_table("Shipped grids", ["name", "cells", "description"], rows))
+
+
+@app.command("merge")
+def merge_command(
+    sources: Annotated[list[Path], typer.Argument(help="Results directories to merge from.")],
+    into: Annotated[Path, typer.Option(help="Results directory to merge into (created when missing).")],
+) -> None:
+    """Merge results directories (e.g. from several machines): of two records of one cell the successful,
+    else the newer, is kept; every file is written atomically."""
+    from bench.merge import merge
+
+    report = merge(sources, into)
+    for path in report.conflicts:
+        console.print(f"[yellow]conflict:[/] two different successful records of {path}; kept the newer",
+                      soft_wrap=True)
+    for path in report.unreadable:
+        console.print(f"[yellow]skipped unreadable record[/] {path}", soft_wrap=True)
+    console.print(f"merged into {into}: {report.summary()}")
 
 
 @data_app.command("fetch")
@@ -242,6 +330,67 @@ def search(
     splits = registry.load_dataset(dataset, DataOptions(data_dir=data_dir, path=data_path))
     result = text_to_image(searcher, splits.test, query, out, top=top)  # type: ignore[arg-type]
     console.print(f"wrote {out}: best score {float(result.scores[0]):.3f} for {result.text!r}")
+
+
+@app.command()
+def audit(
+    dataset: Annotated[str, typer.Option(help="Dataset to audit, e.g. demo, galaxy10_decals, folder.")] = "demo",
+    out: Annotated[Path, typer.Option(help="Folder for audit_<dataset>.md and .png.")] = Path("reports"),
+    threshold: Annotated[int, typer.Option(help=f"Most bits (of {HASH_BITS}) in which duplicates' hashes differ.")] = (
+        DEFAULT_THRESHOLD
+    ),
+    similarity: Annotated[float, typer.Option(help="Least embedding cosine confirming a pair.")] = DEFAULT_SIMILARITY,
+    method: Annotated[Optional[str], typer.Option(help="Confirm with this method's pretrained embeddings.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda ... (for --method)")] = "auto",
+    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
+    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+) -> None:
+    """Leakage audit: exact and near-duplicate images, and whether the splits put a group in train and test."""
+    from bench.audit.audit import run_audit
+    from bench.audit.duplicates import DuplicateSettings
+    from bench.audit.report import write_audit_report
+    from bench.provenance import resolve_device
+
+    settings = DuplicateSettings(threshold, similarity)
+    found = run_audit(dataset, DataOptions(data_dir=data_dir, path=data_path), settings, method, resolve_device(device))
+    rows = [[name, f"{value:,}"] for name, value in found.counts().items()]
+    stdout.print(_table(f"Leakage audit: {dataset} ({found.duplicates.criterion()})", ["count", "value"], rows))
+    markdown, sheet = write_audit_report(found, out)
+    console.print(f"wrote {markdown} and {sheet}")
+
+
+@app.command()
+def perf(
+    methods: Annotated[str, typer.Option(help="Comma-separated method names, or 'all'.")] = "all",
+    profile: Annotated[str, typer.Option(help="paper (full-size models, 224 px) or demo (tiny, 64 px).")] = "paper",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    steps: Annotated[Optional[int], typer.Option(help="Timed steps [CUDA 30, CPU 5].")] = None,
+    warmup: Annotated[Optional[int], typer.Option(help="Untimed steps before them [CUDA 10, CPU 1].")] = None,
+    images: Annotated[Optional[int], typer.Option(help="Synthetic cutouts [CUDA 2048, CPU 128].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Override each method's training batch size.")] = None,
+    compile: Annotated[bool, typer.Option("--compile", help="Also time the step with torch.compile.")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Reference DataLoader workers [CUDA 8, CPU 0].")] = None,
+    out: Annotated[Path, typer.Option(help="Perf JSON; the markdown goes beside it.")] = Path("reports/perf.json"),
+) -> None:
+    """Training and embedding throughput, peak GPU memory and MFU of each method, against a naive loop."""
+    from bench.perf.measure import PerfSettings, measure
+    from bench.perf.report import HEADERS, method_row, write_perf
+    from bench.profiles import get_profile
+    from bench.provenance import resolve_device
+
+    settings = PerfSettings.for_device(get_profile(profile), resolve_device(device), steps=steps, warmup_steps=warmup,
+                                       images=images, batch_size=batch_size, compile=compile, reference_workers=workers)
+    names = registry.method_names() if methods == "all" else [registry.method_class(m).name
+                                                               for m in split_list(methods)]
+    result = measure(names, settings)
+    rows = [method_row(name, numbers) for name, numbers in result["methods"].items()]
+    title = f"bench perf, {result['device']} (random weights: speed does not depend on them)"
+    stdout.print(_table(title, HEADERS, rows))
+    given = {"--steps": steps, "--warmup": warmup, "--images": images, "--batch-size": batch_size, "--workers": workers}
+    flags = [f"{flag} {value}" for flag, value in given.items() if value is not None] + ["--compile"] * compile
+    command = " ".join([f"bench perf --methods {methods} --profile {profile} --device {device}", *flags])
+    json_path, markdown_path = write_perf(result, out, command)
+    console.print(f"wrote {json_path} and {markdown_path}")
 
 
 def _newest_model(results: Path, dataset: str, method: str) -> Path:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from bench.data.base import GalaxyData
+from bench.device_data import device_reader
 from bench.errors import BenchError
 from bench.method import FinetuneConfig, FitReport
-from bench.preprocess import Preprocessing
+from bench.preprocess import Preprocessing, to_device
 from bench.progress import progress_bar
 
 LossTerms = dict[str, torch.Tensor]
@@ -125,6 +126,99 @@ def _check_finite(means: dict[str, float], epoch: int) -> None:
         )
 
 
+@dataclass
+class FastPath:
+    """Process-wide switches of the training step that change its speed, not what it computes.
+
+    ``compile`` wraps the objective's loss (forward and, through AOTAutograd, backward) in
+    ``torch.compile``. It is off by default: `bench perf --compile` measures it beside eager, and
+    it should only be switched on where that measurement shows it faster.
+    """
+
+    compile: bool = False
+
+
+FAST_PATH = FastPath()
+CUDA_EVAL_BATCH = 1024  # evaluation batches on CUDA start here (no gradients: far larger than training)
+
+
+def _fresh_groups(parameters: Iterable[Any]) -> list[Any]:
+    """The optimiser's parameter groups as new dicts: torch writes its defaults into the dicts it
+    is given, so two optimisers over one objective must not share them."""
+    return [dict(group) if isinstance(group, dict) else group for group in parameters]
+
+
+class TrainStep:
+    """One optimiser step of the shared loop, the unit ``fit`` repeats and `bench perf` times.
+
+    For a batch of indices into ``train``: gather the uint8 images (resident on the device when
+    they fit, see bench/device_data.py) and labels, preprocess and augment them on the device,
+    compute the objective's loss under bf16 autocast (CUDA), backward, AdamW (fused on CUDA),
+    ``after_step``, then the warm-up + cosine schedule. None of this waits for the GPU (an
+    objective's own loss may, e.g. by copying labels to the host).
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        train: GalaxyData,
+        cfg: FinetuneConfig,
+        prep: Preprocessing,
+        device: torch.device,
+        total_steps: int,
+        warmup_steps: int,
+        generator: torch.Generator,
+    ) -> None:
+        self.objective, self.cfg, self.prep, self.device, self.generator = objective, cfg, prep, device, generator
+        self.images = device_reader(train, device)
+        self.labels = torch.as_tensor(train.labels, dtype=torch.long)
+        self.loss = torch.compile(objective.loss) if FAST_PATH.compile else objective.loss
+        self.optimizer = torch.optim.AdamW(
+            _fresh_groups(objective.parameters), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
+        )
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total_steps, warmup_steps))
+
+    def __call__(self, indices: np.ndarray) -> LossTerms:
+        images = self.prep(self.images.read(indices), self.device, augment=self.cfg.augment, generator=self.generator)
+        labels = to_device(self.labels[indices], self.device)
+        with autocast(self.device):
+            terms = self.loss(images, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        self.optimizer.step()
+        if self.objective.after_step is not None:
+            self.objective.after_step()
+        self.schedule.step()
+        return terms
+
+
+@dataclass(frozen=True)
+class FitCall:
+    """What one call of ``fit`` was asked to train (its ``objective.parameters`` as a list)."""
+
+    objective: Objective
+    train: GalaxyData
+    cfg: FinetuneConfig
+    prep: Preprocessing
+    device: torch.device
+
+
+_captures: list[list[FitCall]] = []
+
+
+@contextmanager
+def capture_fits() -> Iterator[list[FitCall]]:
+    """Inside this block ``fit`` trains nothing: it appends what it was asked to train to the
+    yielded list and returns an empty report. `bench perf` builds a method, calls its own
+    ``finetune`` in this block, and times the method's real objective with ``TrainStep``."""
+    calls: list[FitCall] = []
+    _captures.append(calls)
+    try:
+        yield calls
+    finally:
+        _captures.remove(calls)
+
+
 def fit(
     objective: Objective,
     train: GalaxyData,
@@ -134,15 +228,15 @@ def fit(
     description: str = "fine-tune",
 ) -> FitReport:
     """Train ``objective`` on ``train`` and restore the weights of the best validation epoch."""
+    if _captures:
+        captured = replace(objective, parameters=list(objective.parameters))
+        _captures[-1].append(FitCall(captured, train, cfg, prep, device))
+        return FitReport(epochs_run=0, best_epoch=0, best_val_score=None, train_images=0, train_seconds=0.0)
     steps_per_epoch = max(math.ceil(len(train) / cfg.batch_size), math.ceil(cfg.min_steps / cfg.epochs), 1)
     total_steps = steps_per_epoch * cfg.epochs
-    optimizer = torch.optim.AdamW(
-        objective.parameters, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
-    )
     warmup_steps = max(1, round(cfg.warmup_epochs * steps_per_epoch))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total_steps, warmup_steps))
     generator = torch.Generator().manual_seed(cfg.seed)
-    labels = torch.as_tensor(train.labels, dtype=torch.long)
+    step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps, generator)
     stopper = EarlyStopping(cfg.patience)
     history: list[dict[str, float]] = []
     train_images, train_seconds, stop = 0, 0.0, False
@@ -155,26 +249,17 @@ def fit(
             steps = 0
             started = time.perf_counter()
             for indices in epoch_batches(len(train), cfg.batch_size, steps_per_epoch, generator):
-                images = prep(train.read(indices), device, augment=cfg.augment, generator=generator)
-                with autocast(device):
-                    terms = objective.loss(images, labels[indices].to(device))
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                if objective.after_step is not None:
-                    objective.after_step()
-                schedule.step()
+                terms = step(indices)
                 for name, value in terms.items():  # summed on the device: no sync per step
                     sums[name] = sums.get(name, 0.0) + value.detach().float()
                 steps += 1
                 train_images += len(indices)
                 bar.update(task, advance=1)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            synchronize(device)
             train_seconds += time.perf_counter() - started
             means = {name: float(total) / max(1, steps) for name, total in sums.items()}
             _check_finite(means, epoch)
-            record = {"epoch": float(epoch), "lr": float(schedule.get_last_lr()[0]), **means}
+            record = {"epoch": float(epoch), "lr": float(step.schedule.get_last_lr()[0]), **means}
             bar.update(task, status=f"epoch {epoch} loss {means['loss']:.3f}")
             if objective.score is not None:
                 objective.module.eval()
@@ -190,6 +275,17 @@ def fit(
     return stopper.report(history, train_images, train_seconds)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for ``device``'s queued work (a no-op on the CPU), before reading a clock."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def eval_batch_size(device: torch.device, requested: int) -> int:
+    """The first evaluation batch size tried: ``requested``, raised to ``CUDA_EVAL_BATCH`` on CUDA."""
+    return max(requested, CUDA_EVAL_BATCH) if device.type == "cuda" else requested
+
+
 @torch.inference_mode()
 def batched_outputs(
     forward: Callable[[torch.Tensor], torch.Tensor],
@@ -197,10 +293,30 @@ def batched_outputs(
     prep: Preprocessing,
     device: torch.device,
     batch_size: int,
+    keep_on_device: bool = False,
 ) -> torch.Tensor:
-    """``forward`` over every image of ``data`` in order, as one float32 tensor on the CPU."""
-    outputs = []
-    for indices in batch_indices(np.arange(len(data)), batch_size):
-        with autocast(device):
-            outputs.append(forward(prep(data.read(indices), device)).float().cpu())
-    return torch.cat(outputs)
+    """``forward`` over every image of ``data`` in order, as one float32 tensor on the CPU (or left
+    on ``device`` with ``keep_on_device``, e.g. for metrics computed there).
+
+    Batches are as large as memory allows: on CUDA they start at ``eval_batch_size`` and halve
+    whenever one runs out of memory.
+    """
+    images = device_reader(data, device)
+    size = eval_batch_size(device, batch_size)
+    outputs: list[torch.Tensor] = []
+    start = 0
+    while start < len(data):
+        indices = np.arange(start, min(start + size, len(data)))
+        try:
+            with autocast(device):
+                output = forward(prep(images.read(indices), device)).float()
+        except torch.OutOfMemoryError:
+            if size == 1:
+                raise
+            size //= 2
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        outputs.append(output if keep_on_device else output.cpu())
+        start += len(indices)
+    return torch.cat(outputs) if outputs else torch.empty(0)

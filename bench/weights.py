@@ -2,6 +2,8 @@
 
 Every source ends in a local path that the plugin loads through its library's own loader,
 and the run record says which source it was. Nothing here falls back to random weights.
+``pretrained_copy`` keeps what a loader built from a weights file, so that later runs of the same
+process copy it instead of loading it again.
 
 A spec names one weights file as published on the Hugging Face Hub. When the library's loader
 also reads files beside it (a ``config.json`` for transformers and for timm ``hf_hub:`` models),
@@ -11,16 +13,25 @@ snapshot folder of the Hugging Face cache, or a folder of that name in the weigh
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import torch
 
 from bench.errors import BenchError
 from bench.profiles import Init
 
 HUB_HOST = "huggingface.co"
+PRISTINE_KEPT = 2  # pretrained models kept for later runs of the process (a grid runs a method's cells in a row)
+
+Built = TypeVar("Built")
+_pristine: OrderedDict[Hashable, Any] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -232,3 +243,35 @@ def for_run(
             "pass --init random, or use --profile paper for the full-size pretrained model",
         )
     return resolve(spec, Path(weights_file) if weights_file else None, Path(weights_dir) if weights_dir else None)
+
+
+def _file_stamp(path: str) -> tuple[str, int, int]:
+    """A weights file or folder as (path, mtime, size): a changed file is a different entry."""
+    stat = os.stat(path)
+    return path, stat.st_mtime_ns, stat.st_size
+
+
+def pretrained_copy(weights: ResolvedWeights, key: Hashable, build: Callable[[], Built]) -> Built:
+    """A fresh copy of what ``build()`` makes from ``weights`` (a pretrained model, possibly with its
+    preprocessing); ``key`` names everything else ``build`` depends on.
+
+    The first call per weights file and key builds (the library initialises the model, then reads
+    the file); later calls copy the pristine result kept in memory, so a grid does not re-read and
+    re-initialise a several-hundred-MB model for every cell. ``build`` runs on a forked random
+    state, so the global RNG after this call is the same whether the copy came from the file or the
+    cache. Random-init models are never cached: their initialisation is the seeded result.
+    """
+    if weights.init != "pretrained" or weights.path is None:
+        raise ValueError("pretrained_copy is for pretrained weights only")
+    entry = (_file_stamp(weights.path), key)
+    if entry in _pristine:
+        _pristine.move_to_end(entry)
+        kept: Built = copy.deepcopy(_pristine[entry])
+        return kept
+    with torch.random.fork_rng(devices=[]):
+        built = build()
+    if PRISTINE_KEPT > 0:
+        _pristine[entry] = copy.deepcopy(built)
+        while len(_pristine) > PRISTINE_KEPT:
+            _pristine.popitem(last=False)
+    return built

@@ -37,3 +37,23 @@ def test_channels_last_layout() -> None:
     prep = Preprocessing(image_size=16, channels_last=True)
     batch = prep(np.zeros((2, 16, 16, 3), dtype=np.uint8), torch.device("cpu"), augment=True)
     assert batch.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_augmentation_resizes_in_the_same_resampling() -> None:
+    """64 px cutouts rotated and resized to 32 px in one grid_sample: a centred disc stays the disc
+    drawn at 32 px, whatever the angle."""
+    prep = Preprocessing(image_size=32, mean=(0.0,) * 3, std=(1.0,) * 3)
+    images = (_disc(64).permute(0, 2, 3, 1).repeat(8, 1, 1, 1) * 255).to(torch.uint8).numpy()
+    batch = prep(images, torch.device("cpu"), augment=True, generator=torch.Generator().manual_seed(0))
+    assert batch.shape == (8, 3, 32, 32)
+    assert (batch - _disc(32)).abs().mean() < 0.05
+
+
+def test_uint8_tensors_and_arrays_give_the_same_batch() -> None:
+    """Resident data arrives as a uint8 tensor, host data as a numpy array: one code path for both."""
+    images = np.random.default_rng(0).integers(0, 256, (4, 20, 20, 3), dtype=np.uint8)
+    prep = Preprocessing(image_size=16, channels_last=True)
+    from_array = prep(images, torch.device("cpu"), augment=True, generator=torch.Generator().manual_seed(3))
+    from_tensor = prep(torch.from_numpy(images), torch.device("cpu"), augment=True,
+                       generator=torch.Generator().manual_seed(3))
+    assert torch.equal(from_array, from_tensor)
