@@ -48,7 +48,6 @@ def profile_config(
         lr=DEMO_LR if profile.model_scale == "tiny" else lr,
         weight_decay=weight_decay,
         patience=profile.patience,
-        min_steps=profile.min_steps,
         layer_decay=layer_decay,
         head_dropout=head_dropout,
     )

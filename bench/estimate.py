@@ -111,14 +111,15 @@ def from_records(records: Iterable[dict[str, Any]], device: str, profile: str) -
 def workload(spec: RunSpec, data: DataOptions) -> Workload | None:
     """The images ``spec`` will process, from its dataset's declared split sizes (None if it declares none).
 
-    Training: epochs x max(train size x fraction, min_steps / epochs x batch size), the most the
+    Training: epochs x max(train size x fraction, min_epoch_images in whole batches), the most the
     shared fit loop runs; evaluation: the validation split each epoch plus one test pass per task.
     """
     sizes = split_sizes(spec.dataset, data)
     if sizes is None:
         return None
-    cfg = finetune_config(registry.create_method(spec.method), spec)
-    per_epoch = max(round(sizes.train * spec.fraction), math.ceil(cfg.min_steps / cfg.epochs) * cfg.batch_size)
+    cfg = finetune_config(registry.create_method(spec.method), spec, sizes.train)
+    floor = math.ceil(cfg.min_epoch_images / cfg.batch_size) * cfg.batch_size
+    per_epoch = max(round(sizes.train * spec.fraction), floor)
     return Workload(cfg.epochs * per_epoch, cfg.epochs * sizes.val + len(spec.tasks) * sizes.test)
 
 

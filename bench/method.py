@@ -25,10 +25,11 @@ class FinetuneConfig:
     weight_decay: float
     warmup_epochs: float = 1.0
     patience: int = 3  # epochs without a better validation macro-F1 before stopping
-    # At least this many optimiser steps per run: below min_steps / epochs steps per epoch, an
-    # "epoch" (one validation period) is stretched over repeated passes, so small training
-    # fractions get as many updates and validations as the full set, not a handful.
-    min_steps: int = 0
+    # Every epoch (one validation period) trains on at least this many images, in repeated shuffled
+    # passes when the training set is smaller, so a small training fraction gets a fair number of
+    # optimiser steps rather than a handful. The runner sets it from the profile's
+    # ``fraction_epoch_share`` of the full training split.
+    min_epoch_images: int = 0
     adapt: Adapt = "full"  # full fine-tuning, or a linear probe on a frozen backbone
     augment: bool = True  # flips and rotations by any angle: galaxies have no up
     label_smoothing: float = 0.0

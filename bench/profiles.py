@@ -24,7 +24,9 @@ class Profile:
     epochs: int
     patience: int
     batch_size: int
-    min_steps: int  # optimiser steps every run gets, however small its training fraction
+    # An epoch on a training fraction covers at least this share of the full training split
+    # (FinetuneConfig.min_epoch_images): a budget choice, as the paper does not say.
+    fraction_epoch_share: float
     # The dataset each paper dataset is replaced by under this profile (the demo runs the paper's
     # grids on synthetic look-alikes); a dataset not named here runs as itself.
     stand_ins: Mapping[str, str] = field(default_factory=dict)
@@ -49,7 +51,7 @@ PROFILES: dict[str, Profile] = {
         epochs=8,
         patience=3,
         batch_size=64,
-        min_steps=96,
+        fraction_epoch_share=0.25,
         stand_ins={"galaxy10_decals": "demo", "galaxy_mnist": "demo_mnist"},
     ),
     "paper": Profile(
@@ -61,7 +63,7 @@ PROFILES: dict[str, Profile] = {
         epochs=30,
         patience=5,
         batch_size=64,
-        min_steps=500,
+        fraction_epoch_share=0.1,
     ),
 }
 

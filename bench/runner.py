@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -45,14 +46,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def finetune_config(method: Method, spec: RunSpec) -> FinetuneConfig:
-    """The method's defaults for the profile, with the spec's seed, adaptation and overrides."""
+def finetune_config(method: Method, spec: RunSpec, train_size: int) -> FinetuneConfig:
+    """The method's defaults for the profile, with the spec's seed, adaptation and overrides; an
+    epoch covers at least the profile's share of the full training split of ``train_size`` images."""
     allowed = {f.name for f in fields(FinetuneConfig)}
     unknown = sorted(set(dict(spec.overrides)) - allowed)
     if unknown:
         raise BenchError(f"unknown training settings {unknown}", f"use FinetuneConfig fields: {sorted(allowed)}")
-    base = method.default_config(get_profile(spec.profile))
-    return replace(base, seed=spec.seed, adapt=spec.adapt, **dict(spec.overrides))
+    profile = get_profile(spec.profile)
+    base = method.default_config(profile)
+    floor = math.ceil(profile.fraction_epoch_share * train_size)
+    settings = {"min_epoch_images": floor, **dict(spec.overrides)}
+    return replace(base, seed=spec.seed, adapt=spec.adapt, **settings)
 
 
 def describe_error(error: BaseException) -> str:
@@ -157,7 +162,7 @@ class Runner:
         unknown_tasks = sorted(set(spec.tasks) - set(TASKS))
         if unknown_tasks:
             raise BenchError(f"unknown tasks {unknown_tasks}", f"use some of {', '.join(TASKS)}")
-        cfg = finetune_config(method, spec)
+        cfg = finetune_config(method, spec, len(splits.train))
         seed_everything(spec.seed)
         context = BuildContext(
             class_names=splits.class_names,
@@ -172,7 +177,7 @@ class Runner:
         weights = method.build(context)
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
-        outputs = compute_outputs(method, splits.test, spec.tasks)
+        outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device)
         metrics = {task: TASKS[task](outputs, splits.test.labels) for task in spec.tasks}
         artifacts = save_artifacts(
             self.store.path_for(spec).with_suffix(".npz"), from_outputs(outputs, splits.test.labels)

@@ -232,7 +232,7 @@ def fit(
         captured = replace(objective, parameters=list(objective.parameters))
         _captures[-1].append(FitCall(captured, train, cfg, prep, device))
         return FitReport(epochs_run=0, best_epoch=0, best_val_score=None, train_images=0, train_seconds=0.0)
-    steps_per_epoch = max(math.ceil(len(train) / cfg.batch_size), math.ceil(cfg.min_steps / cfg.epochs), 1)
+    steps_per_epoch = max(math.ceil(len(train) / cfg.batch_size), math.ceil(cfg.min_epoch_images / cfg.batch_size), 1)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = max(1, round(cfg.warmup_epochs * steps_per_epoch))
     generator = torch.Generator().manual_seed(cfg.seed)

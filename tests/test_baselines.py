@@ -239,7 +239,8 @@ def test_tiny_variant_trains_through_the_runner(name: str, tmp_path: Path) -> No
     scores = [*record["metrics"]["classify"].items(), *record["metrics"]["retrieve"].items()]
     assert all(0.0 <= value <= 1.0 for key, value in scores if key in ("accuracy", "macro_f1", "map@5", "map"))
     expected = registry.create_method(name).default_config(PROFILES["demo"]).to_dict()
-    assert record["config"] == {**expected, "epochs": 1}
+    floor = math.ceil(PROFILES["demo"].fraction_epoch_share * record["data"]["train_full"])
+    assert record["config"] == {**expected, "epochs": 1, "min_epoch_images": floor}
     assert record["fit"]["epochs_run"] == 1 and record["train_images_per_s"] > 0
 
 

@@ -32,14 +32,14 @@ def perf_file(folder: Path, device_type: str = "cuda", methods: tuple[str, ...] 
 
 
 def test_paper_estimate_on_cuda_from_a_perf_file_without_gpu_or_data(tmp_path: Path) -> None:
-    settings = (("batch_size", 64), ("epochs", 30), ("min_steps", 1500))
+    settings = (("batch_size", 64), ("epochs", 30), ("min_epoch_images", 3200))
     specs = [RunSpec("resnet18", "galaxy10_decals", profile="paper", init="pretrained", overrides=settings),
              RunSpec("resnet18", "galaxy_mnist", profile="paper", init="pretrained", overrides=settings),
              RunSpec("resnet18", "galaxy10_decals", 0.01, profile="paper", init="pretrained", overrides=settings),
              RunSpec("vit16", "galaxy_mnist", profile="paper", init="pretrained")]
     plan = make_plan(specs, ResultStore(tmp_path), DataOptions(), "cuda:0", perf_file(tmp_path))
     seconds = [cell[2] for cell in plan.cells]
-    # By hand: 30 epochs, batch 64, at least 1500 steps (50 an epoch = 3200 images). Galaxy10 train/val/test
+    # By hand: 30 epochs, batch 64, epochs of at least 3200 images (50 steps). Galaxy10 train/val/test
     # 14188/1774/1774; GalaxyMNIST 7200/800/2000. Evaluation: val every epoch, test once per task.
     assert seconds[0] == pytest.approx(30 * 14188 / 1000 + (30 * 1774 + 2 * 1774) / 4000)
     assert seconds[1] == pytest.approx(30 * 7200 / 1000 + (30 * 800 + 2 * 2000) / 4000)

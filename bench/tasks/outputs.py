@@ -33,10 +33,14 @@ class ModelOutputs:
         return value
 
 
-def compute_outputs(method: Method, test: GalaxyData, tasks: Iterable[str]) -> ModelOutputs:
-    """One pass of ``method`` over ``test`` for what ``tasks`` need."""
+def compute_outputs(
+    method: Method, test: GalaxyData, tasks: Iterable[str], device: torch.device | None = None
+) -> ModelOutputs:
+    """One pass of ``method`` over ``test`` for what ``tasks`` need. The embeddings are moved to
+    ``device`` (when given), so that retrieval ranks them there: on a GPU, in a fraction of the
+    CPU's time."""
     needs = {TASK_NEEDS[task] for task in tasks}
     return ModelOutputs(
-        embeddings=method.embed(test) if "embeddings" in needs else None,
+        embeddings=method.embed(test).to(device) if "embeddings" in needs else None,
         scores=method.predict(test) if "scores" in needs else None,
     )

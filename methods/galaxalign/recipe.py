@@ -42,7 +42,6 @@ class Recipe:
             weight_decay=self.weight_decay,
             warmup_epochs=self.warmup_epochs,
             patience=profile.patience,
-        min_steps=profile.min_steps,
         )
 
 

@@ -70,9 +70,7 @@ def run_stage(
     where validation ran, the val macro-F1 of every prediction rule."""
     if stage.separate_symbol_encoder and not model.has_symbol_encoder:
         model.split_symbol_encoder()
-    # A fixed-length warm-up keeps the run's steps-per-epoch floor (min_steps / epochs).
-    warmup_cfg = replace(cfg, epochs=stage1_epochs, min_steps=cfg.min_steps * stage1_epochs // max(1, cfg.epochs))
-    stage_cfg = cfg if stage.to_convergence else warmup_cfg
+    stage_cfg = cfg if stage.to_convergence else replace(cfg, epochs=stage1_epochs)
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + stage.number)
     per_epoch: list[dict[str, float]] = []
 
