@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench.atomic import write_atomically
 from bench.spec import RunSpec
 from bench.store import ResultStore
 from bench.tasks.outputs import ModelOutputs
@@ -39,18 +38,7 @@ def from_outputs(outputs: ModelOutputs, labels: np.ndarray) -> RunArtifacts:
 def save_artifacts(path: Path, artifacts: RunArtifacts) -> Path:
     """Write ``artifacts`` to ``path`` (.npz) atomically: temp file in the same folder, fsync, rename."""
     arrays = {name: value for name, value in vars(artifacts).items() if value is not None}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def load_artifacts(path: Path) -> RunArtifacts:

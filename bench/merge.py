@@ -8,14 +8,13 @@ Files beside a record with its name (``<run_id>.npz``, ``<run_id>.pt``) travel w
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import write_atomically
 from bench.errors import BenchError
 
 RECORD_GLOB = "*/*/*.json"  # results/<dataset>/<method>/<run_id>.json, as ResultStore writes them
@@ -97,14 +96,5 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 def _copy_atomically(source: Path, target: Path) -> None:
     """Copy to a temp file beside ``target``, fsync, then rename over it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with source.open("rb") as src:
+        write_atomically(target, lambda out: shutil.copyfileobj(src, out))

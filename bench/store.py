@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench.atomic import write_atomically
 from bench.progress import console
 from bench.spec import RunSpec
 
@@ -42,19 +41,8 @@ class ResultStore:
 
     def write(self, spec: RunSpec, record: dict[str, Any]) -> Path:
         """Write ``record`` for ``spec``: temp file in the same folder, fsync, then rename."""
-        path = self.path_for(spec)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w") as file:
-                json.dump({"schema": SCHEMA_VERSION, **record}, file, indent=2, sort_keys=True)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        return path
+        text = json.dumps({"schema": SCHEMA_VERSION, **record}, indent=2, sort_keys=True)
+        return write_atomically(self.path_for(spec), lambda file: file.write(text.encode()))
 
     def records(self) -> Iterator[dict[str, Any]]:
         for path in sorted(self.root.glob("*/*/*.json")):

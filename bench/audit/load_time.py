@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from bench.atomic import write_atomically
 from bench.audit.duplicates import Duplicates, DuplicateSettings, PixelEmbedding, find_duplicates
 from bench.audit.fingerprint import HASH_BITS
 from bench.data.base import GalaxyData
@@ -49,27 +49,14 @@ def _cache_path(data: GalaxyData, files: Sequence[Path], settings: DuplicateSett
 
 def _save(path: Path, found: Duplicates) -> None:
     """Write ``found`` to ``path`` atomically; when the cache folder is not writable, nothing is cached."""
+    arrays: dict[str, Any] = {
+        name: np.asarray(getattr(found, name))
+        for name in ("groups", "exact_pairs", "near_pairs", "similarity", "candidates")
+    }
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        write_atomically(path, lambda out: np.savez(out, **arrays))
     except OSError:
         return
-    temp = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            np.savez(
-                out,
-                groups=found.groups,
-                exact_pairs=found.exact_pairs,
-                near_pairs=found.near_pairs,
-                similarity=found.similarity,
-                candidates=found.candidates,
-            )
-        os.replace(temp, path)
-    except OSError:
-        return
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _load(path: Path, settings: DuplicateSettings) -> Duplicates | None:
