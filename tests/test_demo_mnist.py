@@ -15,7 +15,7 @@ def test_it_has_galaxy_mnists_classes_drawn_from_the_matching_demo_classes() -> 
     splits = registry.load_dataset("demo_mnist:3", DataOptions())
     assert splits.class_names == galaxy_mnist.CLASS_NAMES == ("smooth_round", "smooth_cigar", "edge_on_disk",
                                                               "unbarred_spiral")
-    assert PROFILES["demo"].dataset_for("galaxy_mnist") == "demo_mnist"
+    assert PROFILES["demo"].dataset_for("galaxy_mnist") == "demo_mnist:150"
     images, labels = demo.make_images(
         [[demo.CLASS_NAMES.index(name) for name in demo_mnist.SOURCES[c]] for c in demo_mnist.CLASS_NAMES], 3, seed=1
     )

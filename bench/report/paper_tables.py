@@ -23,7 +23,7 @@ class Source:
     size: str  # the N of ``demo:N``; '' for the dataset's default size
 
     def dataset_for(self, paper_dataset: str) -> str:
-        name = PROFILES[self.profile].dataset_for(paper_dataset) if self.stand_in else paper_dataset
+        name = PROFILES[self.profile].dataset_for(paper_dataset).partition(":")[0] if self.stand_in else paper_dataset
         return f"{name}:{self.size}" if self.size else name
 
 
