@@ -82,7 +82,7 @@ def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(
     tmp_path: Path, capsys, monkeypatch
 ) -> None:
     results = tmp_path / "results"
-    done = RunSpec("resnet18", "demo", seed=1)
+    done = RunSpec("resnet18", "demo:60", seed=1)
     ResultStore(results).write(done, {"status": "ok", "spec": done.to_dict(), "metrics": {"classify": {},
                                                                                       "retrieve": {}}})
     code, out = bench(["run", "--grid", "paper", "--profile", "demo", "--dry-run", "--results", str(results)],
