@@ -16,7 +16,7 @@ from bench.method import BuildContext, FinetuneConfig, FitReport
 from bench.preprocess import Preprocessing
 from bench.profiles import Profile
 from bench.train import autocast, batched_outputs
-from bench.weights import RANDOM_INIT, ResolvedWeights, WeightsSpec, for_run
+from bench.weights import RANDOM_INIT, ResolvedWeights, WeightsSpec, for_run, pretrained_copy
 from methods.galaxalign import prompts as prompt_table
 from methods.galaxalign import symbols as symbol_table
 from methods.galaxalign.model import (
@@ -127,7 +127,11 @@ class GalaxAlign:
             spec = None if tiny else clip_weights_spec(self.name, self.arch, tag)
             weights = for_run(self.name, spec, ctx.init, ctx.weights_file, ctx.weights_dir)
         self.quick_gelu = weights.init == "pretrained" and bool(tag_cfg.get("quick_gelu"))  # e.g. OpenAI's tags
-        clip = create_clip(self.model_name, ctx.profile.image_size, weights.path, self.quick_gelu)
+        def build_clip() -> Any:
+            return create_clip(self.model_name, ctx.profile.image_size, weights.path, self.quick_gelu)
+
+        key = (self.model_name, ctx.profile.image_size, self.quick_gelu)
+        clip = pretrained_copy(weights, key, build_clip) if weights.init == "pretrained" else build_clip()
         self.device = ctx.device
         self.model = TriModalCLIP(clip).to(ctx.device)
         if self.arch.convolutional:
