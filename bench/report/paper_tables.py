@@ -20,11 +20,16 @@ class Source:
 
     profile: str
     stand_in: bool  # the profile's synthetic look-alikes (Profile.stand_ins), not the paper's datasets
-    size: str  # the N of ``demo:N``; '' for the dataset's default size
+    size: str | None  # the N of ``demo:N`` ('' for none); None: the size of the profile's own stand-in
 
     def dataset_for(self, paper_dataset: str) -> str:
-        name = PROFILES[self.profile].dataset_for(paper_dataset).partition(":")[0] if self.stand_in else paper_dataset
-        return f"{name}:{self.size}" if self.size else name
+        if not self.stand_in:
+            return paper_dataset
+        name = PROFILES[self.profile].dataset_for(paper_dataset)
+        if self.size is None:
+            return name
+        base = name.partition(":")[0]
+        return f"{base}:{self.size}" if self.size else base
 
 
 def locate(profile: str, dataset: str, paper_datasets: Iterable[str]) -> tuple[Source, str] | None:
@@ -35,7 +40,8 @@ def locate(profile: str, dataset: str, paper_datasets: Iterable[str]) -> tuple[S
     if paper not in paper_datasets:
         return None
     base, _, size = dataset.partition(":")
-    return Source(profile, base != paper, size), paper
+    own_stand_in = dataset == PROFILES[profile].dataset_for(paper)
+    return Source(profile, base != paper, None if own_stand_in else size), paper
 
 
 @dataclass(frozen=True)
