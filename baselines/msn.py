@@ -14,13 +14,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from baselines import cards
 from baselines.vit import TINY_VIT, lastufka_vit_config
-from bench.classifier import BackboneClassifier
-from bench.errors import BenchError
-from bench.method import BuildContext, FinetuneConfig
-from bench.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
-from bench.profiles import Profile
-from bench.weights import ResolvedWeights, WeightsSpec
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext, FinetuneConfig, implements
+from bench.api.profiles import Profile
+from bench.api.weights import ResolvedWeights, WeightsSpec
+from bench.train.classifier import BackboneClassifier
+from bench.train.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
 HUB_REPO = "facebook/vit-msn-base"
 
@@ -57,9 +58,8 @@ class MSNBackbone(nn.Module):
         return {"model.embeddings.cls_token", "model.embeddings.position_embeddings"}
 
 
+@implements(cards.MSN)
 class MSN(BackboneClassifier):
-    name = "msn"
-    summary = "ViT-B/16, MSN self-supervised on ImageNet-1k (transformers, facebook/vit-msn-base)"
 
     def weights_spec(self, profile: Profile) -> WeightsSpec | None:
         if profile.model_scale == "tiny":

@@ -19,8 +19,8 @@ of a profile trains equally long.
 
 from __future__ import annotations
 
-from bench.method import FinetuneConfig
-from bench.profiles import Profile
+from bench.api.method import FinetuneConfig
+from bench.api.profiles import Profile
 
 LASTUFKA_LR = 5e-5  # fm4astro finetune.py default --lr
 ZOOBOT_LR = 1e-4  # FinetuneableZoobotAbstract(learning_rate=1e-4)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 from torch import nn
 
+from baselines import cards
 from baselines.protocol import ZOOBOT_LR, ZOOBOT_WEIGHT_DECAY, profile_config
 from baselines.timm_backbone import TimmBaseline
-from bench.method import FinetuneConfig
-from bench.profiles import Profile
+from bench.api.method import FinetuneConfig, implements
+from bench.api.profiles import Profile
 
 
 class _ResNetBaseline(TimmBaseline):
@@ -26,18 +27,16 @@ class _ResNetBaseline(TimmBaseline):
         return profile_config(profile, lr=ZOOBOT_LR, weight_decay=ZOOBOT_WEIGHT_DECAY)
 
 
+@implements(cards.RESNET18)
 class ResNet18(_ResNetBaseline):
-    name = "resnet18"
-    summary = "ResNet-18, supervised ImageNet-1k (torchvision weights via timm)"
     paper_model = "resnet18.tv_in1k"
 
     def tiny_backbone(self, image_size: int) -> nn.Module:
         return ResNet(BasicBlock, (1, 1, 1, 1), channels=(32, 64, 128, 256), stem_width=32, num_classes=0)  # type: ignore[arg-type]
 
 
+@implements(cards.RESNET50)
 class ResNet50(_ResNetBaseline):
-    name = "resnet50"
-    summary = "ResNet-50, supervised ImageNet-1k (torchvision weights via timm)"
     paper_model = "resnet50.tv_in1k"
 
     def tiny_backbone(self, image_size: int) -> nn.Module:

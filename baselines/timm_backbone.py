@@ -20,12 +20,12 @@ from typing import Any, ClassVar, cast
 import timm
 from torch import nn
 
-from bench.classifier import BackboneClassifier
-from bench.errors import BenchError
-from bench.method import BuildContext
-from bench.preprocess import Preprocessing
-from bench.profiles import Profile
-from bench.weights import ResolvedWeights, WeightsSpec
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext
+from bench.api.profiles import Profile
+from bench.api.weights import ResolvedWeights, WeightsSpec
+from bench.train.classifier import BackboneClassifier
+from bench.train.preprocess import Preprocessing
 
 
 def timm_weights_spec(method: str, model_name: str) -> WeightsSpec:

@@ -13,10 +13,11 @@ from typing import Any
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
+from baselines import cards
 from baselines.protocol import LASTUFKA_LR, profile_config
 from baselines.timm_backbone import TimmBaseline
-from bench.method import FinetuneConfig
-from bench.profiles import Profile
+from bench.api.method import FinetuneConfig, implements
+from bench.api.profiles import Profile
 
 # The demo's tiny ViT: ViT-B's layout (pre-norm blocks, CLS token, learned position embeddings)
 # scaled from 768 wide x 12 deep to 96 x 3.
@@ -47,24 +48,21 @@ class _ViTB16(TimmBaseline):
         return lastufka_vit_config(profile)
 
 
+@implements(cards.VIT16)
 class ViT16(_ViTB16):
-    name = "vit16"
-    summary = "ViT-B/16, supervised ImageNet-1k (timm AugReg weights)"
     paper_model = "vit_base_patch16_224.augreg_in1k"
 
 
+@implements(cards.MAE)
 class MAE(_ViTB16):
-    name = "mae"
-    summary = "ViT-B/16, masked autoencoder on ImageNet-1k (timm weights of the MAE release)"
     paper_model = "vit_base_patch16_224.mae"
 
     def default_config(self, profile: Profile) -> FinetuneConfig:
         return lastufka_vit_config(profile)  # the paper: self-supervised ViTs fine-tuned as Lastufka et al.
 
 
+@implements(cards.DINOV2)
 class DINOv2(TimmBaseline):
-    name = "dinov2"
-    summary = "ViT-B/14, DINOv2 self-supervised on LVD-142M (timm weights, no registers)"
     paper_model = "vit_base_patch14_dinov2.lvd142m"
     sized_input = True
     patch_size = 14

@@ -33,6 +33,7 @@ from timm.models.convnext import ConvNeXt
 from timm.models.maxxvit import MaxxVit, model_cfgs
 from torch import nn
 
+from baselines import cards
 from baselines.protocol import (
     ZOOBOT_HEAD_DROPOUT,
     ZOOBOT_LAYER_DECAY,
@@ -41,8 +42,8 @@ from baselines.protocol import (
     profile_config,
 )
 from baselines.timm_backbone import TimmHubBaseline
-from bench.method import FinetuneConfig
-from bench.profiles import Profile
+from bench.api.method import FinetuneConfig, implements
+from bench.api.profiles import Profile
 
 LEAKAGE_NOTE = (
     "Zoobot's encoders were pretrained on Galaxy Zoo labels that include DECaLS galaxies, so some "
@@ -65,9 +66,8 @@ class _Zoobot(TimmHubBaseline):
         )
 
 
+@implements(cards.ZOOBOT_CONVNEXT)
 class ZoobotConvNeXt(_Zoobot):
-    name = "zoobot-convnext"
-    summary = "ConvNeXt-Base, Zoobot encoder pretrained on Galaxy Zoo (GZ Evo)"
     paper_model = "hf_hub:mwalmsley/zoobot-encoder-convnext_base"
     architecture = "convnext_base"
 
@@ -77,9 +77,8 @@ class ZoobotConvNeXt(_Zoobot):
         return ConvNeXt(depths=(1, 1, 1, 1), dims=(16, 32, 64, 128), num_classes=0)
 
 
+@implements(cards.ZOOBOT_MAXVIT)
 class ZoobotMaxViT(_Zoobot):
-    name = "zoobot-maxvit"
-    summary = "MaxViT-Base (rw, rel-pos MLP), Zoobot encoder pretrained on Galaxy Zoo (GZ Evo)"
     paper_model = "hf_hub:mwalmsley/zoobot-encoder-maxvit_base_rw_224"
     architecture = "maxvit_rmlp_base_rw_224"
     sized_input = True  # window / grid attention partitions depend on the input size

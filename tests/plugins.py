@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.classifier import BackboneClassifier
-from bench.method import BuildContext, FinetuneConfig
-from bench.preprocess import Preprocessing
-from bench.profiles import Profile
-from bench.weights import ResolvedWeights, WeightsSpec
+from bench.api.method import BuildContext, FinetuneConfig
+from bench.api.profiles import Profile
+from bench.api.weights import ResolvedWeights, WeightsSpec
+from bench.train.classifier import BackboneClassifier
+from bench.train.preprocess import Preprocessing
 
 
 class TinyConvNet(BackboneClassifier):

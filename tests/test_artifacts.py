@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 
-from bench import artifacts
-from bench.artifacts import RunArtifacts, artifacts_of, from_outputs, load_artifacts, save_artifacts
-from bench.runner import Runner, RunSettings
-from bench.spec import RunSpec
-from bench.tasks import ModelOutputs
+from bench.api.spec import RunSpec
+from bench.eval.outputs import ModelOutputs
+from bench.run import artifacts
+from bench.run.artifacts import RunArtifacts, artifacts_of, from_outputs, load_artifacts, save_artifacts
+from bench.run.runner import Runner, RunSettings
 
 
 def outputs(n: int = 12) -> ModelOutputs:

@@ -17,21 +17,21 @@ from PIL import Image
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from bench import registry
-from bench.audit import load_time
+from bench.api import registry
+from bench.api.data import ArraySource, DataOptions, GalaxyData, SubsetSource
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext
+from bench.api.profiles import PROFILES
 from bench.audit.audit import MethodEmbedding, run_audit
-from bench.audit.duplicates import DuplicateSettings, connected_groups, find_duplicates
-from bench.audit.fingerprint import HASH_BITS, LUMA, THUMBNAIL_SIDE, ZERO, orient, oriented_hashes, thumbnails
-from bench.audit.load_time import ignoring_duplicates, split_duplicates
-from bench.audit.pairs import hamming_pairs
 from bench.cli import main
 from bench.data import galaxy10
-from bench.data.base import ArraySource, DataOptions, GalaxyData, SubsetSource
 from bench.data.demo import CLASS_NAMES, make_demo_images
+from bench.data.duplicates import cache as load_time
+from bench.data.duplicates.cache import ignoring_duplicates, split_duplicates
+from bench.data.duplicates.find import DuplicateSettings, connected_groups, find_duplicates
+from bench.data.duplicates.fingerprint import HASH_BITS, LUMA, THUMBNAIL_SIDE, ZERO, orient, oriented_hashes, thumbnails
+from bench.data.duplicates.pairs import hamming_pairs
 from bench.data.splits import split_dataset, split_official_test
-from bench.errors import BenchError
-from bench.method import BuildContext
-from bench.profiles import PROFILES
 
 # Planted in the demo images: (copy, original, how). Expected groups: {5, 17, 30}, {44, 60}, {71, 82},
 # {93, 101}, {7, 110}.

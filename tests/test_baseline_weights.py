@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import bench.weights
-from bench.errors import BenchError
-from bench.weights import WeightsSpec, download, locate, resolve
+import bench.train.weights
+from bench.api.errors import BenchError
+from bench.api.weights import WeightsSpec
+from bench.train.weights import download, locate, resolve
 
 FOLDER_SPEC = WeightsSpec(
     method="toy-hub",
@@ -133,8 +134,8 @@ def test_download_tries_weights_aliases_in_order(monkeypatch: pytest.MonkeyPatch
 
 def test_resolve_downloads_when_online(monkeypatch: pytest.MonkeyPatch, hub_cache: Path, tmp_path: Path) -> None:
     snapshot = cached_snapshot(hub_cache / "elsewhere", FOLDER_SPEC.hub_repo, "config.json", "pytorch_model.bin")
-    monkeypatch.setattr(bench.weights, "is_online", lambda: True)
-    monkeypatch.setattr(bench.weights, "download", lambda spec: snapshot)
+    monkeypatch.setattr(bench.train.weights, "is_online", lambda: True)
+    monkeypatch.setattr(bench.train.weights, "download", lambda spec: snapshot)
     found = resolve(FOLDER_SPEC, None, tmp_path)
     assert (found.source, found.path) == ("download", str(snapshot))
 

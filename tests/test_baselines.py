@@ -19,15 +19,15 @@ from baselines.msn import MSN
 from baselines.resnet import ResNet18, ResNet50
 from baselines.vit import MAE, DINOv2, ViT16
 from baselines.zoobot import LEAKAGE_NOTE, ZoobotConvNeXt, ZoobotMaxViT
-from bench import registry
-from bench.classifier import BackboneClassifier, Classifier, parameter_groups
-from bench.data.base import DataOptions
-from bench.errors import BenchError
-from bench.method import BuildContext
-from bench.profiles import PROFILES
-from bench.runner import Runner, RunSettings
-from bench.spec import RunSpec
-from bench.train import warmup_cosine
+from bench.api import registry
+from bench.api.data import DataOptions
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext
+from bench.api.profiles import PROFILES
+from bench.api.spec import RunSpec
+from bench.run.runner import Runner, RunSettings
+from bench.train.classifier import BackboneClassifier, Classifier, parameter_groups
+from bench.train.loop import warmup_cosine
 
 BASELINES = ("mae", "dinov2", "msn", "vit16", "resnet18", "resnet50", "zoobot-maxvit", "zoobot-convnext")
 REVISION = "0123456789abcdef0123456789abcdef01234567"

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.api.data import ArraySource, DataOptions, DatasetSplits, GalaxyData, SubsetSource
+from bench.api.errors import BenchError
 from bench.data import fetch as fetch_module
 from bench.data import folder, galaxy10, galaxy_mnist, hdf5
-from bench.data.base import ArraySource, DataOptions, DatasetSplits, GalaxyData, SubsetSource
 from bench.data.fetch import RemoteFile, fetch
 from bench.data.folder import FolderImageSource
 from bench.data.hdf5 import H5ImageSource, open_labelled_h5
-from bench.errors import BenchError
 
 REAL_SAMPLES = Path(__file__).parents[2] / "shared/data/real-samples"
 SIZE = 8

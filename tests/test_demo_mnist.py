@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from bench import registry
+from bench.api import registry
+from bench.api.data import DataOptions
+from bench.api.profiles import PROFILES
+from bench.api.spec import RunSpec
 from bench.data import demo, demo_mnist, galaxy_mnist
-from bench.data.base import DataOptions
-from bench.profiles import PROFILES
-from bench.runner import Runner, RunSettings
-from bench.spec import RunSpec
+from bench.run.runner import Runner, RunSettings
 from methods.galaxalign.prompts import class_prompts
 from methods.galaxalign.symbols import symbol_kind
 

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import registry
-from bench.artifacts import RunArtifacts, save_artifacts
-from bench.data.base import DataOptions
-from bench.figures import FIGURE_KINDS, write_figures
-from bench.figures.confusion import row_normalised
-from bench.figures.fraction_curve import f1_by_fraction, line_labels
-from bench.figures.pca_grid import grid_assignment
-from bench.figures.retrieval import queries, top_matches
-from bench.figures.select import Run, featured_run, representative_runs
-from bench.spec import RunSpec
-from bench.store import ResultStore
+from bench.api import registry
+from bench.api.data import DataOptions
+from bench.api.spec import RunSpec
+from bench.report.figures import FIGURE_KINDS, write_figures
+from bench.report.figures.confusion import row_normalised
+from bench.report.figures.fraction_curve import f1_by_fraction, line_labels
+from bench.report.figures.pca_grid import grid_assignment
+from bench.report.figures.retrieval import queries, top_matches
+from bench.report.figures.select import Run, featured_run, representative_runs
+from bench.run.artifacts import RunArtifacts, save_artifacts
+from bench.run.store import ResultStore
 
 DATASET = "demo:20"
 CORRECT = {"resnet18": 0.4, "vit16": 0.9}  # how often a fake run predicts the true class
@@ -146,7 +146,7 @@ def test_featured_run_prefers_galaxalign_then_accuracy() -> None:
 
 
 def test_fig6_needs_two_fractions_and_averages_over_seeds(grid: tuple[list, Path], tmp_path: Path) -> None:
-    from bench.figures import fraction_curve
+    from bench.report.figures import fraction_curve
 
     records = [r for r in grid[0] if r["status"] == "ok"]
     summary = f1_by_fraction(records)

@@ -19,14 +19,14 @@ from open_clip.loss import ClipLoss
 from PIL import Image
 from safetensors.torch import save_file
 
-from bench import registry
+from bench.api import registry
+from bench.api.data import DataOptions, DatasetSplits
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext, FinetuneConfig
+from bench.api.profiles import PROFILES
+from bench.api.spec import RunSpec
 from bench.data import demo, galaxy10, galaxy_mnist
-from bench.data.base import DataOptions, DatasetSplits
-from bench.errors import BenchError
-from bench.method import BuildContext, FinetuneConfig
-from bench.profiles import PROFILES
-from bench.runner import Runner, RunSettings
-from bench.spec import RunSpec
+from bench.run.runner import Runner, RunSettings
 from methods.galaxalign import prompts, symbols
 from methods.galaxalign.loss import MAX_LOGIT_SCALE, multi_positive_contrastive
 from methods.galaxalign.model import TriModalCLIP

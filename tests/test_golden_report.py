@@ -22,15 +22,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from bench.api.data import DataOptions
 from bench.cli import app
-from bench.data.base import DataOptions
 from bench.report import page
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def fake_figures(records: list[dict], results: Path, out_dir: Path, data: DataOptions) -> dict[str, list[Path]]:
-    """Stands in for bench.figures so the page does not depend on how figures are drawn."""
+    """Stands in for bench.report.figures so the page does not depend on how figures are drawn."""
     assert len(records) == 23 and results == GOLDEN / "records"
     figures = out_dir / "figures"
     return {"fig6": [figures / "fig6_demo.png"], "confusion": [figures / "confusion_demo.png"],

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.api.data import DataOptions
+from bench.api.spec import RunSpec
 from bench.cli import main
-from bench.data.base import DataOptions
-from bench.estimate import from_records
-from bench.plan import make_plan
-from bench.spec import RunSpec
-from bench.store import ResultStore
+from bench.grid.estimate import from_records
+from bench.grid.plan import make_plan
+from bench.run.store import ResultStore
 
 RATES = {"train_images_per_s": 1000.0, "embed_images_per_s": 4000.0}
 

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import grids
-from bench.errors import BenchError
-from bench.grid import deduplicate
-from bench.spec import RunSpec
+from bench.api.errors import BenchError
+from bench.api.spec import RunSpec
+from bench.grid import files as grids
+from bench.grid.expand import deduplicate
 
 NATURAL = ["mae", "dinov2", "msn", "vit16", "resnet18", "resnet50", "galaxalign-vit16", "galaxalign-convnext"]
 EVERY = [*NATURAL, "zoobot-maxvit", "zoobot-convnext"]

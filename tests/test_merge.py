@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.api.errors import BenchError
+from bench.api.spec import RunSpec
 from bench.cli import main
-from bench.errors import BenchError
-from bench.merge import merge
-from bench.spec import RunSpec
-from bench.store import ResultStore
+from bench.run.merge import merge
+from bench.run.store import ResultStore
 
 
 def put(root: Path, seed: int, status: str = "ok", finished: str = "2025-01-01T00:00:00", accuracy: float = 0.5,

@@ -8,7 +8,7 @@ import sklearn.metrics as skm
 import torch
 import torch.nn.functional as F
 
-from bench.metrics import accuracy, confusion_matrix, macro_f1, retrieval_map
+from bench.eval.metrics import accuracy, confusion_matrix, macro_f1, retrieval_map
 
 # ---------------------------------------------------------------- classification
 

@@ -16,20 +16,22 @@ from safetensors.torch import save_file
 from torch import nn
 from typer.testing import CliRunner
 
-from bench import device_data, train
+from bench.api.data import ArraySource, GalaxyData
+from bench.api.method import BuildContext, FinetuneConfig
+from bench.api.profiles import PROFILES
+from bench.api.registry import create_method
+from bench.api.weights import ResolvedWeights
 from bench.cli import app
-from bench.data.base import ArraySource, GalaxyData
-from bench.method import BuildContext, FinetuneConfig
 from bench.perf.flops import count_flops, mfu
 from bench.perf.measure import synthetic_data
 from bench.perf.peaks import gpu_peak, measured_cpu_peak
 from bench.perf.reference_loop import PilAugmented
 from bench.perf.report import GPU_COMMAND, perf_markdown, write_perf
-from bench.preprocess import Preprocessing
-from bench.profiles import PROFILES
-from bench.registry import create_method
-from bench.train import Objective, TrainStep, batched_outputs, capture_fits, fit
-from bench.weights import ResolvedWeights, pretrained_copy
+from bench.train import device_data
+from bench.train import loop as train
+from bench.train.loop import Objective, TrainStep, batched_outputs, capture_fits, fit
+from bench.train.preprocess import Preprocessing
+from bench.train.weights import pretrained_copy
 
 CPU = torch.device("cpu")
 

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from bench.preprocess import Preprocessing, rotate_and_flip
+from bench.train.preprocess import Preprocessing, rotate_and_flip
 
 
 def _disc(size: int = 32) -> torch.Tensor:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import registry
-from bench.reference import Column, PaperTable, PaperValue, load_reference
+from bench.api import registry
+from bench.report.reference import Column, PaperTable, PaperValue, load_reference
 
 # The paper's tables copied verbatim from its text (the test below checks the copy against the text).
 EXCERPT = Path(__file__).parent / "golden" / "galaxalign_tables.md"

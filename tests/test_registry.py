@@ -1,9 +1,9 @@
 import pytest
 
-from bench import registry
-from bench.data.base import DataOptions
-from bench.errors import BenchError
-from bench.method import Method
+from bench.api import registry
+from bench.api.data import DataOptions
+from bench.api.errors import BenchError
+from bench.api.method import Method
 
 
 def test_builtin_methods_and_datasets_are_registered() -> None:

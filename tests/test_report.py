@@ -5,10 +5,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.data.base import DataOptions
+from bench.api.data import DataOptions
+from bench.api.spec import RunSpec
 from bench.report import leaderboard_markdown, page, write_report
 from bench.report.summary import Entry, lead
-from bench.spec import RunSpec
 
 PAPER_G10_ACCURACY = {"resnet18": "paper 0.9501 ± 0.0123"}  # Table 2, copied from the paper by hand
 
@@ -153,7 +153,7 @@ def test_figures_are_linked_relative_under_their_sections(tmp_path: Path, monkey
 
 
 def test_report_works_without_the_figures_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "bench.figures", None)  # importing it raises ImportError
+    monkeypatch.setitem(sys.modules, "bench.report.figures", None)  # importing it raises ImportError
     assert page.draw_figures([], tmp_path, tmp_path, DataOptions()) == {}
     board = write_report(tmp_path, tmp_path / "out").read_text()
     assert "0 finished runs, 0 failed; profiles: none." in board and "![" not in board

@@ -6,9 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.runner import Runner, RunSettings
-from bench.spec import RunSpec
-from bench.store import ResultStore
+from bench.api.spec import RunSpec
+from bench.run.runner import Runner, RunSettings
+from bench.run.store import ResultStore
 
 FAST = (("epochs", 1),)
 

@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bench import claims, grids
-from bench.data.base import DataOptions
-from bench.errors import BenchError
-from bench.plan import make_plan
-from bench.runner import Runner, RunSettings
-from bench.shard import Shard
-from bench.spec import RunSpec
-from bench.store import ResultStore
+from bench.api.data import DataOptions
+from bench.api.errors import BenchError
+from bench.api.spec import RunSpec
+from bench.grid import files as grids
+from bench.grid.plan import make_plan
+from bench.grid.shard import Shard
+from bench.run import claims
+from bench.run.runner import Runner, RunSettings
+from bench.run.store import ResultStore
 
 GRID = """description = "tiny: a plugin CNN on a small demo set"
 [[cells]]

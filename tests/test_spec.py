@@ -1,5 +1,5 @@
-from bench.grid import expand
-from bench.spec import RunSpec
+from bench.api.spec import RunSpec
+from bench.grid.expand import expand
 
 
 def test_run_id_is_readable_and_changes_with_hand_set_settings() -> None:

@@ -4,10 +4,10 @@ import itertools
 import numpy as np
 import pytest
 
-from bench import registry
-from bench.data.base import DataOptions, SubsetSource
+from bench.api import registry
+from bench.api.data import DataOptions, SubsetSource
+from bench.api.errors import BenchError
 from bench.data.splits import nested_fraction, stratified_split
-from bench.errors import BenchError
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, f1_score
 
-from bench.data.base import ArraySource, GalaxyData
-from bench.tasks import TASKS, ModelOutputs, compute_outputs
+from bench.api import registry
+from bench.api.data import ArraySource, GalaxyData
+from bench.eval.outputs import ModelOutputs, compute_outputs
 
 NUM_CLASSES, N = 4, 40
 
@@ -52,7 +53,7 @@ def test_only_what_the_tasks_need_is_computed(test_set: GalaxyData, tasks: tuple
 
 def test_classify_matches_sklearn(test_set: GalaxyData) -> None:
     method = RecordingMethod()
-    result = TASKS["classify"](compute_outputs(method, test_set, ["classify"]), test_set.labels)  # type: ignore[arg-type]
+    result = registry.task("classify").evaluate(compute_outputs(method, test_set, ["classify"]), test_set.labels)  # type: ignore[arg-type]
     predicted = method.scores.argmax(dim=1).numpy()
     assert result["accuracy"] == pytest.approx(accuracy_score(test_set.labels, predicted))
     classes = list(range(NUM_CLASSES))
@@ -64,7 +65,7 @@ def test_classify_matches_sklearn(test_set: GalaxyData) -> None:
 
 def test_retrieve_matches_sklearn_and_brute_force(test_set: GalaxyData) -> None:
     method = RecordingMethod()
-    result = TASKS["retrieve"](compute_outputs(method, test_set, ["retrieve"]), test_set.labels)  # type: ignore[arg-type]
+    result = registry.task("retrieve").evaluate(compute_outputs(method, test_set, ["retrieve"]), test_set.labels)  # type: ignore[arg-type]
     similarity = (method.embeddings @ method.embeddings.T).numpy()
     full, at5 = [], []
     for query in range(N):
@@ -82,4 +83,4 @@ def test_retrieve_matches_sklearn_and_brute_force(test_set: GalaxyData) -> None:
 
 def test_a_task_without_its_outputs_says_which_are_missing(test_set: GalaxyData) -> None:
     with pytest.raises(ValueError, match="no embeddings"):
-        TASKS["retrieve"](ModelOutputs(scores=torch.zeros(N, NUM_CLASSES)), test_set.labels)
+        registry.task("retrieve").evaluate(ModelOutputs(scores=torch.zeros(N, NUM_CLASSES)), test_set.labels)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from bench.train import epoch_batches
+from bench.train.loop import epoch_batches
 
 
 def test_epoch_is_one_shuffled_pass_when_the_set_gives_enough_steps() -> None:

@@ -8,10 +8,11 @@ from huggingface_hub import constants
 from safetensors.torch import save_file
 
 from baselines.resnet import ResNet18
-from bench.errors import BenchError
-from bench.method import BuildContext
-from bench.profiles import PROFILES
-from bench.weights import WeightsSpec, for_run, resolve
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext
+from bench.api.profiles import PROFILES
+from bench.api.weights import WeightsSpec
+from bench.train.weights import for_run, resolve
 
 SPEC = WeightsSpec("toy", "timm/toy.tag", "timm/toy.tag", "model.safetensors", ("toy.safetensors",))
 

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench import registry
-from bench.audit.duplicates import Duplicates, DuplicateSettings, Embedder, find_duplicates
-from bench.audit.fingerprint import fingerprint
-from bench.audit.load_time import ignoring_duplicates
-from bench.audit.pool import pooled
-from bench.data.base import ArraySource, DataOptions, DatasetSplits, GalaxyData
-from bench.method import BuildContext, Method
-from bench.profiles import PROFILES
-from bench.weights import for_run
+from bench.api import registry
+from bench.api.data import ArraySource, DataOptions, DatasetSplits, GalaxyData
+from bench.api.method import BuildContext, Method
+from bench.api.profiles import PROFILES
+from bench.data.duplicates.cache import ignoring_duplicates
+from bench.data.duplicates.find import Duplicates, DuplicateSettings, Embedder, find_duplicates
+from bench.data.duplicates.fingerprint import fingerprint
+from bench.data.duplicates.pool import pooled
+from bench.train.weights import for_run
 
 PART_NAMES = ("train", "val", "test")
 TRAIN, TEST = 1 << 0, 1 << 2  # bits of a part mask

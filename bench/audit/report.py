@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from bench.api.data import ImageSource, SubsetSource
 from bench.audit.audit import TEST, TRAIN, Audit, describe_mask
-from bench.audit.pool import ConcatSource
-from bench.data.base import ImageSource, SubsetSource
+from bench.data.duplicates.pool import ConcatSource
 from bench.data.folder import FolderImageSource
 from bench.data.hdf5 import H5ImageSource
 from bench.report import markdown_table

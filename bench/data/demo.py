@@ -16,7 +16,7 @@ from functools import lru_cache, partial
 
 import numpy as np
 
-from bench.data.base import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
+from bench.api.data import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
 from bench.data.splits import split_dataset, stratified_split
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -494,4 +494,5 @@ DATASET = DatasetInfo(
     "synthetic Galaxy10-like galaxies rendered from a seed (no download)",
     load,
     sizes=lambda options: split_sizes(len(CLASS_NAMES), options.demo_images_per_class or IMAGES_PER_CLASS),
+    class_names=CLASS_NAMES,
 )

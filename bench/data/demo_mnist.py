@@ -6,8 +6,8 @@ alternate between them. The set is 64 px and split 70/15/15 like the demo set.
 
 from __future__ import annotations
 
+from bench.api.data import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData
 from bench.data import demo, galaxy_mnist
-from bench.data.base import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData
 from bench.data.splits import split_dataset
 
 NAME = "demo_mnist"
@@ -37,4 +37,5 @@ DATASET = DatasetInfo(
     "synthetic GalaxyMNIST-like galaxies (its 4 classes) rendered from a seed (no download)",
     load,
     sizes=lambda options: demo.split_sizes(len(CLASS_NAMES), options.demo_images_per_class or IMAGES_PER_CLASS),
+    class_names=CLASS_NAMES,
 )

@@ -20,9 +20,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from bench.api.errors import BenchError
 from bench.data import galaxy10, galaxy_mnist
-from bench.errors import BenchError
-from bench.progress import console
+from bench.io.progress import console
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.data.base import DataOptions, DatasetInfo, DatasetSplits, GalaxyData
+from bench.api.data import DataOptions, DatasetInfo, DatasetSplits, GalaxyData
+from bench.api.errors import BenchError
 from bench.data.splits import split_dataset
-from bench.errors import BenchError
 
 NAME = "folder"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})

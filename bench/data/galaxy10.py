@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.data.base import DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
+from bench.api.data import DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
 from bench.data.hdf5 import data_location, find_file, open_labelled_h5
 from bench.data.splits import split_dataset
 
@@ -41,4 +41,5 @@ def load(options: DataOptions) -> DatasetSplits:
 DATASET = DatasetInfo(
     NAME, f"{TITLE}: {IMAGES:,} galaxies, 256 px, 10 classes", load, fetchable=True,
     sizes=lambda _: SplitSizes.of(IMAGES, VAL_FRACTION, TEST_FRACTION),
+    class_names=CLASS_NAMES,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.data.base import DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
+from bench.api.data import DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
 from bench.data.hdf5 import data_location, find_file, open_labelled_h5, ungzipped
 from bench.data.splits import split_official_test
 
@@ -47,4 +47,5 @@ DATASET = DatasetInfo(
     sizes=lambda _: SplitSizes(
         TRAIN_IMAGES - round(TRAIN_IMAGES * VAL_FRACTION), round(TRAIN_IMAGES * VAL_FRACTION), TEST_IMAGES
     ),
+    class_names=CLASS_NAMES,
 )

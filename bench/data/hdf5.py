@@ -18,8 +18,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from bench.data.base import DataOptions
-from bench.errors import BenchError
+from bench.api.data import DataOptions
+from bench.api.errors import BenchError
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "galaxy-bench"
 _CORRUPT_FIX = "check that the file is complete and readable, or download it again"

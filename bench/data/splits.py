@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.audit.duplicates import Duplicates
-from bench.audit.load_time import split_duplicates
-from bench.audit.pool import pooled
-from bench.data.base import DatasetSplits, GalaxyData
-from bench.errors import BenchError
+from bench.api.data import DatasetSplits, GalaxyData
+from bench.api.errors import BenchError
+from bench.data.duplicates.cache import split_duplicates
+from bench.data.duplicates.find import Duplicates
+from bench.data.duplicates.pool import pooled
 
 TRAIN, VAL, TEST = 0, 1, 2
 
@@ -80,7 +80,7 @@ def split_dataset(
     the split and the duplicate handling described in the protocol.
 
     ``files`` are the files the images are read from: the duplicate groups are cached under them (see
-    :func:`bench.audit.load_time.split_duplicates`).
+    :func:`bench.data.duplicates.cache.split_duplicates`).
     """
     duplicates = split_duplicates(data, files)
     parts = stratified_split(

@@ -22,18 +22,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench import registry
-from bench.data.base import ArraySource, GalaxyData
+from bench.api import registry
+from bench.api.data import ArraySource, GalaxyData
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext, Method
+from bench.api.profiles import Profile
 from bench.data.galaxy10 import CLASS_NAMES
-from bench.errors import BenchError
-from bench.method import BuildContext, Method
+from bench.io.progress import console
 from bench.perf.flops import count_flops, mfu
 from bench.perf.peaks import Peak, device_peak
 from bench.perf.reference_loop import reference_step
-from bench.profiles import Profile
-from bench.progress import console
-from bench.provenance import device_name, environment, peak_memory, reset_peak_memory
-from bench.train import FAST_PATH, FitCall, TrainStep, capture_fits, epoch_batches, synchronize
+from bench.run.provenance import device_name, environment, peak_memory, reset_peak_memory
+from bench.train.loop import FAST_PATH, FitCall, TrainStep, capture_fits, epoch_batches, synchronize
 
 GALAXY10_SIDE = 256  # Galaxy10 DECaLS cutouts are 256 x 256; the full-size models take 224
 
@@ -130,7 +130,7 @@ def captured_objective(method: Method, data: GalaxyData, settings: PerfSettings)
     if not calls:
         raise BenchError(
             f"{method.name} did not train through the shared loop (bench/train.py fit)",
-            "perf measures the shared loop's step; train the method with bench.train.fit",
+            "perf measures the shared loop's step; train the method with bench.train.loop.fit",
         )
     return calls[-1]
 
@@ -229,7 +229,7 @@ def measure_method(name: str, settings: PerfSettings, data: GalaxyData, peak: Pe
 
 def measure(methods: list[str], settings: PerfSettings) -> dict[str, Any]:
     """The perf report of ``methods``: device, peak, settings and each method's numbers (or its error)."""
-    from bench.runner import describe_error
+    from bench.run.runner import describe_error
 
     peak = device_peak(settings.device)
     data = synthetic_data(settings.images, source_size(settings.profile))

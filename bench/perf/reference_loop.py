@@ -18,9 +18,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision import transforms
 
-from bench.data.base import GalaxyData
-from bench.preprocess import Preprocessing
-from bench.train import FitCall
+from bench.api.data import GalaxyData
+from bench.train.loop import FitCall
+from bench.train.preprocess import Preprocessing
 
 
 def pil_transform(prep: Preprocessing) -> transforms.Compose:

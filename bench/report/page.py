@@ -9,15 +9,15 @@ from typing import Any
 
 import pandas as pd
 
-from bench.data.base import DataOptions
-from bench.reference import Reference, load_reference
+from bench.api import registry
+from bench.api.data import DataOptions
 from bench.report.paper_tables import Measured, figure6_sections, locate, measurements, place, render, sections
+from bench.report.reference import Reference, load_reference
 from bench.report.summary import SPREAD_RULE
-from bench.report.tables import TASK_TITLES, failures_table, markdown_table, method_notes, summarise, task_table
-from bench.store import ResultStore, records_frame
-from bench.tasks import TASK_METRICS
+from bench.report.tables import failures_table, markdown_table, method_notes, summarise, task_table
+from bench.run.store import ResultStore, records_frame
 
-# Figure kind (a key of bench.figures.write_figures' answer) -> (the section it goes under, its caption).
+# Figure kind (a key of bench.report.figures.write_figures' answer) -> (the section it goes under, its caption).
 FIGURES = {
     "confusion": ("table2", "Confusion matrix"),
     "retrieval": ("table3", "Figure 7: a query and its top 5"),
@@ -54,13 +54,14 @@ def data_section(ok: list[dict[str, Any]], reference: Reference) -> list[str]:
 def other_runs(summary: pd.DataFrame, measured: list[Measured], shown: set[tuple[object, ...]]) -> list[str]:
     """Generic tables of every (run setting, dataset, task, fraction) with a headline metric the paper tables
     above do not show: nothing measured is hidden."""
-    hidden = {m.run_key for m in measured if m.metric in TASK_METRICS.get(m.task, ()) and m.key not in shown}
+    headline = {(task.name, metric) for task in registry.tasks() for metric in task.metric_names}
+    hidden = {m.run_key for m in measured if (m.task, m.metric) in headline and m.key not in shown}
     rest = summary[[m.run_key in hidden for m in measured]]
     lines = []
     for dataset in sorted(rest.dataset.unique()):
-        for task in TASK_METRICS:
-            if table := task_table(rest, task, dataset):
-                lines += ["", f"### {TASK_TITLES[task]}: {dataset}", "", table]
+        for task in registry.tasks():
+            if table := task_table(rest, task.name, dataset):
+                lines += ["", f"### {task.title}: {dataset}", "", table]
     if not lines:
         return []
     return ["", "## Other runs", "", "Runs outside the paper's tables (other datasets, fractions, variants, "
@@ -116,9 +117,9 @@ def leaderboard_markdown(records: list[dict[str, Any]], figures: Mapping[str, Se
 def draw_figures(
     records: list[dict[str, Any]], results: Path, out_dir: Path, data: DataOptions
 ) -> dict[str, list[Path]]:
-    """The report's figures (``bench.figures``: Figures 4-7, confusion matrices); none while it is not installed."""
+    """The report's figures (Figures 4-7, confusion matrices); none while bench.report.figures is not installed."""
     try:
-        from bench.figures import write_figures
+        from bench.report.figures import write_figures
     except ImportError:
         return {}
     return write_figures(records, results, out_dir, data)

@@ -8,10 +8,11 @@ from dataclasses import astuple, dataclass
 
 import pandas as pd
 
-from bench.profiles import PROFILES
-from bench.reference import Column, PaperTable, PaperValue, Reference
+from bench.api import registry
+from bench.api.profiles import PROFILES
+from bench.report.reference import Column, PaperTable, PaperValue, Reference
 from bench.report.summary import Entry, lead
-from bench.report.tables import METRIC_TITLES, format_cell, markdown_table
+from bench.report.tables import format_cell, markdown_table
 
 
 @dataclass(frozen=True, order=True)
@@ -145,7 +146,7 @@ def cell(ours: Measured | None, paper: PaperValue | None) -> str:
 
 
 def column_title(table: PaperTable, column: Column, names: dict[str, str]) -> str:
-    title = f"{names[column.dataset]} {METRIC_TITLES[column.metric]}"
+    title = f"{names[column.dataset]} {registry.task(table.task).metric(column.metric).title}"
     return f"{title} @ {column.fraction * 100:g}%" if table.by_fraction else title
 
 

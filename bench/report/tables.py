@@ -7,13 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench import registry
-from bench.errors import BenchError
-from bench.tasks import TASK_METRICS
+from bench.api import registry
+from bench.api.errors import BenchError
 
 ROW_KEYS = ["method", "variant", "adapt", "init", "profile", "settings"]
-TASK_TITLES = {"classify": "Classification", "retrieve": "Similarity retrieval"}
-METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1", "map@5": "mAP@5", "map": "mAP"}
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -40,9 +37,10 @@ def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
     if part.empty:
         return None
     fractions = sorted(part.fraction.unique(), reverse=True)
-    columns = [(m, f) for m in TASK_METRICS[task] for f in fractions]
+    metrics = registry.task(task).metrics
+    columns = [(m, f) for m in metrics for f in fractions]
     headers = ["Method", "Variant", "Adapt", "Init", "Profile"]
-    headers += [METRIC_TITLES[m] + ("" if len(fractions) == 1 else f" @ {f:g}") for m, f in columns]
+    headers += [m.title + ("" if len(fractions) == 1 else f" @ {f:g}") for m, f in columns]
     cells = {(*(row[k] for k in ROW_KEYS), row["metric"], row["fraction"]): row for _, row in part.iterrows()}
     rows = []
     for settings in sorted({key[: len(ROW_KEYS)] for key in cells}):
@@ -50,7 +48,7 @@ def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
         label = f"{method} ({changed})" if changed else method
         row = [label, variant, adapt, init, profile]
         for metric, fraction in columns:
-            found = cells.get((*settings, metric, fraction))
+            found = cells.get((*settings, metric.name, fraction))
             row.append(format_cell(found["mean"], found["std"], int(found["count"])) if found is not None else "")
         rows.append(row)
     return markdown_table(headers, rows)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.api.errors import BenchError
 
 
 def normalise(name: str) -> str:

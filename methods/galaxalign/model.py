@@ -15,10 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import BenchError
-from bench.weights import (
-    WeightsSpec,
-)
+from bench.api.errors import BenchError
+from bench.api.weights import WeightsSpec
 from methods.galaxalign import tiny_convnext
 from methods.galaxalign.loss import MAX_LOGIT_SCALE
 

@@ -9,14 +9,16 @@ from typing import Any, ClassVar
 import open_clip
 import torch
 
-from bench import metrics
-from bench.data.base import ArraySource, GalaxyData
-from bench.errors import BenchError
-from bench.method import BuildContext, FinetuneConfig, FitReport
-from bench.preprocess import Preprocessing
-from bench.profiles import Profile
-from bench.train import autocast, batched_outputs
-from bench.weights import RANDOM_INIT, ResolvedWeights, WeightsSpec, for_run, pretrained_copy
+from bench.api.data import ArraySource, GalaxyData
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext, FinetuneConfig, FitReport, implements
+from bench.api.profiles import Profile
+from bench.api.weights import RANDOM_INIT, ResolvedWeights, WeightsSpec
+from bench.eval import metrics
+from bench.train.loop import autocast, batched_outputs
+from bench.train.preprocess import Preprocessing
+from bench.train.weights import for_run, pretrained_copy
+from methods.galaxalign import cards
 from methods.galaxalign import prompts as prompt_table
 from methods.galaxalign import symbols as symbol_table
 from methods.galaxalign.model import (
@@ -341,14 +343,12 @@ class GalaxAlign:
         self.plan = PLANS[self.variant]
 
 
+@implements(cards.GALAXALIGN_VIT16)
 class GalaxAlignViT16(GalaxAlign):
-    name = "galaxalign-vit16"
-    summary = "GalaxAlign: tri-modal (image, text, symbol) fine-tune of open_clip ViT-B/16 (LAION-2B)"
     arch = VIT16
 
 
+@implements(cards.GALAXALIGN_CONVNEXT)
 class GalaxAlignConvNeXt(GalaxAlign):
-    name = "galaxalign-convnext"
-    summary = "GalaxAlign: tri-modal (image, text, symbol) fine-tune of open_clip ConvNeXt-Base (LAION-400M)"
     arch = CONVNEXT
 

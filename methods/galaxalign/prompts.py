@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bench.errors import BenchError
+from bench.api.errors import BenchError
 from methods.galaxalign.class_tables import keyed, lookup, read_mapping
 
 TEMPLATE = "A picture of {article} {description}"

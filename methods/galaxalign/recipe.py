@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.method import FinetuneConfig
-from bench.profiles import Profile
+from bench.api.method import FinetuneConfig
+from bench.api.profiles import Profile
 
 
 @dataclass(frozen=True)

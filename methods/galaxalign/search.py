@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.data.base import GalaxyData
-from bench.errors import BenchError
+from bench.api.data import GalaxyData
+from bench.api.errors import BenchError
 from methods.galaxalign.plugin import GalaxAlign
 from methods.galaxalign.prompts import prompt
 

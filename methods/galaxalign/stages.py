@@ -7,11 +7,11 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from bench.classifier import weight_decay_groups
-from bench.data.base import GalaxyData
-from bench.method import FinetuneConfig, FitReport
-from bench.preprocess import Preprocessing
-from bench.train import LossTerms, Objective, fit
+from bench.api.data import GalaxyData
+from bench.api.method import FinetuneConfig, FitReport
+from bench.train.classifier import weight_decay_groups
+from bench.train.loop import LossTerms, Objective, fit
+from bench.train.preprocess import Preprocessing
 from methods.galaxalign.loss import multi_positive_contrastive
 from methods.galaxalign.model import TriModalCLIP
 from methods.galaxalign.symbols import SymbolBank

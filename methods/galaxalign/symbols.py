@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from bench.errors import BenchError
+from bench.api.errors import BenchError
 from methods.galaxalign.class_tables import keyed, lookup, read_mapping
 
 SUPERSAMPLE = 4  # line art is drawn at 4x and averaged down: smooth, anti-aliased edges

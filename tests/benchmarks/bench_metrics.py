@@ -1,4 +1,4 @@
-"""bench.metrics.retrieval_map against scikit-learn's per-query average_precision_score loop.
+"""bench.eval.metrics.retrieval_map against scikit-learn's per-query average_precision_score loop.
 
 The reference ranks every other image for each query, as the full loop would; at the larger sizes
 it runs over the queries of one small class only (the full loop takes minutes), so the comparison
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ratios import timed
 from sklearn.metrics import average_precision_score
 
-from bench.metrics import retrieval_map
+from bench.eval.metrics import retrieval_map
 
 DIM = 256
 SIZES = (1_000, 5_000, 20_000)

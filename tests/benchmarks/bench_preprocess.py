@@ -1,4 +1,4 @@
-"""Our batched preprocessing + augmentation (bench.preprocess, on the batch's device) against the
+"""Our batched preprocessing + augmentation (bench.train.preprocess, on the batch's device) against the
 PIL/torchvision pipeline a typical fine-tuning script runs per image on the CPU (the reference loop
 of `bench perf`): random rotation, flips, resize, ToTensor, Normalize."""
 
@@ -12,7 +12,7 @@ from ratios import timed
 from torchvision import transforms
 
 from bench.perf.reference_loop import pil_transform
-from bench.preprocess import Preprocessing
+from bench.train.preprocess import Preprocessing
 
 CASES = [(256, 224), (64, 64)]  # Galaxy10 DECaLS cutouts for the paper's 224 px models; the demo's 64 px
 BATCH = 64

@@ -1,0 +1,137 @@
+"""Labelled galaxy images: a lazy image source plus labels and class names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+class ImageSource(Protocol):
+    """Anything that hands out uint8 images (n, H, W, 3) for an index array, without loading all."""
+
+    def __len__(self) -> int: ...
+
+    def read(self, indices: np.ndarray) -> np.ndarray: ...
+
+
+class ArraySource:
+    """Images already in memory as a uint8 (N, H, W, 3) array."""
+
+    def __init__(self, images: np.ndarray) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return self.images[indices]
+
+
+class SubsetSource:
+    """A view of another source through an index array."""
+
+    def __init__(self, parent: ImageSource, indices: np.ndarray) -> None:
+        self.parent = parent
+        self.indices = indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        return self.parent.read(self.indices[indices])
+
+
+@dataclass(frozen=True)
+class GalaxyData:
+    """A labelled set of galaxy images; ``labels[i]`` indexes ``class_names``."""
+
+    source: ImageSource
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """uint8 images (n, H, W, 3) for ``indices`` into this set."""
+        return self.source.read(np.asarray(indices, dtype=np.int64))
+
+    def subset(self, indices: np.ndarray, name: str | None = None) -> GalaxyData:
+        indices = np.asarray(indices, dtype=np.int64)
+        return GalaxyData(
+            SubsetSource(self.source, indices), self.labels[indices], self.class_names, name or self.name
+        )
+
+    def materialize(self) -> GalaxyData:
+        """The same set with every image read into memory (for sets that fit)."""
+        images = self.read(np.arange(len(self)))
+        return GalaxyData(ArraySource(images), self.labels, self.class_names, self.name)
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """A dataset's fixed train / val / test split."""
+
+    train: GalaxyData
+    val: GalaxyData
+    test: GalaxyData
+    protocol: str  # how the split was made, shown in reports
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.train.class_names
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where a dataset's files are and how to split it.
+
+    ``path`` is an explicit file or folder given by the user; otherwise loaders look in
+    ``data_dir`` (the ``BENCH_DATA_DIR`` environment variable or ``--data-dir``).
+    """
+
+    data_dir: str | None = None
+    path: str | None = None
+    split_seed: int = 0
+    demo_images_per_class: int | None = None  # synthetic sets (``demo:N``); None: the set's own default
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    """How many images each split holds."""
+
+    train: int
+    val: int
+    test: int
+
+    @classmethod
+    def of(cls, total: int, val_fraction: float, test_fraction: float) -> SplitSizes:
+        """Sizes of a ``total``-image set split by fractions (per-class rounding may move a few images)."""
+        val, test = round(total * val_fraction), round(total * test_fraction)
+        return cls(total - val - test, val, test)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A registered dataset: its name, a one-line summary and how to load its splits.
+
+    ``class_names`` are the dataset's classes when they are fixed, so that commands needing only them
+    (``bench symbols``) run without the data. ``sizes``, when given, tells the split sizes without
+    reading any file (time estimates of a dry run use it on machines that lack the data), before any
+    duplicates are dropped; None when they are only known by loading.
+    """
+
+    name: str
+    summary: str
+    load: Callable[[DataOptions], DatasetSplits]
+    fetchable: bool = False
+    sizes: Callable[[DataOptions], SplitSizes] | None = None
+    class_names: tuple[str, ...] | None = None  # when fixed; None when only the data tells (folder)

@@ -1,0 +1,133 @@
+"""The interface every model is benchmarked through: build, finetune, embed, predict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+
+from bench.api.data import GalaxyData
+from bench.api.profiles import Init, Profile
+from bench.api.weights import ResolvedWeights, WeightsSpec
+
+if TYPE_CHECKING:
+    import torch
+
+Adapt = Literal["full", "linear"]
+
+
+@dataclass(frozen=True)
+class MethodCard:
+    """What a method is, known without importing it: the ``bench.methods`` entry point names a card,
+    and ``implementation`` ("module:Class") is imported only when a run needs the method."""
+
+    name: str
+    summary: str
+    variants: tuple[str, ...]  # the first is the default
+    implementation: str
+
+
+MethodClass = TypeVar("MethodClass", bound=type)
+
+
+def implements(card: MethodCard) -> Callable[[MethodClass], MethodClass]:
+    """Class decorator: the class takes its name, summary and variants from ``card``."""
+
+    def apply(cls: MethodClass) -> MethodClass:
+        cls.name, cls.summary, cls.variants = card.name, card.summary, card.variants  # type: ignore[attr-defined]
+        return cls
+
+    return apply
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Every hyperparameter of one fine-tune; stored whole in the run record."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_epochs: float = 1.0
+    patience: int = 3  # epochs without a better validation macro-F1 before stopping
+    # Every epoch (one validation period) trains on at least this many images, in repeated shuffled
+    # passes when the training set is smaller, so a small training fraction gets a fair number of
+    # optimiser steps rather than a handful. The runner sets it from the profile's
+    # ``fraction_epoch_share`` of the full training split.
+    min_epoch_images: int = 0
+    adapt: Adapt = "full"  # full fine-tuning, or a linear probe on a frozen backbone
+    augment: bool = True  # flips and rotations by any angle: galaxies have no up
+    label_smoothing: float = 0.0
+    head_dropout: float = 0.0  # dropout on the pooled features before the linear head
+    layer_decay: float | None = None  # layer-wise lr decay: block i from the top gets lr * decay**i
+    eval_batch_size: int = 256
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a method needs to build its model for one run."""
+
+    class_names: tuple[str, ...]
+    profile: Profile
+    init: Init
+    device: torch.device
+    variant: str = "default"
+    weights_file: str | None = None  # --weights METHOD=PATH
+    weights_dir: str | None = None  # BENCH_WEIGHTS_DIR
+    options: Mapping[str, str] = field(default_factory=dict)  # method-specific --option KEY=VALUE
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass
+class FitReport:
+    """What happened during fine-tuning."""
+
+    epochs_run: int
+    best_epoch: int
+    best_val_score: float | None
+    train_images: int  # images seen in training steps
+    train_seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def train_images_per_s(self) -> float:
+        return self.train_images / self.train_seconds if self.train_seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "train_images_per_s": self.train_images_per_s}
+
+
+@runtime_checkable
+class Method(Protocol):
+    """A model under benchmark. One instance serves one run: build, finetune, then evaluate."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    variants: ClassVar[tuple[str, ...]]  # the first is the default
+
+    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+        """Where the pretrained weights for ``profile`` live (None: the profile has none)."""
+        ...
+
+    def default_config(self, profile: Profile) -> FinetuneConfig: ...
+
+    def build(self, ctx: BuildContext) -> ResolvedWeights:
+        """Create the model (loading weights as ``ctx.init`` says) and report where they came from."""
+        ...
+
+    def finetune(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> FitReport: ...
+
+    def embed(self, data: GalaxyData) -> torch.Tensor:
+        """(N, D) float32 L2-normalised retrieval embeddings."""
+        ...
+
+    def predict(self, data: GalaxyData) -> torch.Tensor:
+        """(N, C) class scores."""
+        ...

@@ -1,0 +1,63 @@
+"""RunSpec: everything that decides the outcome of one fine-tune and its evaluation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.api.method import Adapt
+from bench.api.profiles import Init
+
+DEFAULT_TASKS = ("classify", "retrieve")  # what a run evaluates unless told otherwise
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of a grid: a model trained once, then evaluated on every task in ``tasks``.
+
+    ``overrides`` are FinetuneConfig fields the user set by hand (e.g. epochs) and ``options``
+    method-specific settings (e.g. a CLIP tag); both are part of the run's identity, so a run
+    with other settings never masquerades as the default.
+    """
+
+    method: str
+    dataset: str
+    fraction: float = 1.0
+    seed: int = 0
+    variant: str = "default"
+    profile: str = "demo"
+    init: Init = "random"
+    adapt: Adapt = "full"
+    tasks: tuple[str, ...] = DEFAULT_TASKS
+    overrides: tuple[tuple[str, Any], ...] = ()
+    options: tuple[tuple[str, str], ...] = ()
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide the trained model (every field but ``tasks``)."""
+        fields = asdict(self)
+        fields.pop("tasks")
+        fields["overrides"] = dict(self.overrides)
+        fields["options"] = dict(self.options)
+        return fields
+
+    @property
+    def run_id(self) -> str:
+        """A readable file name, unique per identity."""
+        name = f"{self.profile}-{self.variant}-{self.adapt}-{self.init}-f{self.fraction:g}-s{self.seed}"
+        if self.overrides or self.options:
+            settings = {"overrides": dict(self.overrides), "options": dict(self.options)}
+            name += "-" + hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+        return name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.identity(), "tasks": list(self.tasks)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
+        fields = dict(data)
+        fields["tasks"] = tuple(fields.get("tasks", DEFAULT_TASKS))
+        fields["overrides"] = tuple(sorted(fields.get("overrides", {}).items()))
+        fields["options"] = tuple(sorted(fields.get("options", {}).items()))
+        return cls(**fields)

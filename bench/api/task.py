@@ -1,0 +1,52 @@
+"""The task contract: what a task reads from a model's test outputs, and the metrics it reports.
+
+A task is registered through the ``bench.tasks`` entry-point group (see bench/api/registry.py);
+reports, the CLI summary and grid validation read everything they need from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bench.eval.outputs import ModelOutputs
+
+Output = Literal["embeddings", "scores"]  # fields of bench.eval.outputs.ModelOutputs
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number a task reports."""
+
+    name: str  # the key in the record, e.g. "map@5"
+    title: str  # how tables head it, e.g. "mAP@5"
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class Task:
+    """An evaluation: ``evaluate(outputs, test_labels)`` returns a dict holding every metric's value
+    under its name (and may hold more, e.g. a confusion matrix)."""
+
+    name: str
+    title: str  # how reports head its tables, e.g. "Similarity retrieval"
+    summary: str
+    needs: tuple[Output, ...]
+    metrics: tuple[Metric, ...]  # the headline numbers, in table order
+    main_metric: str
+    evaluate: Callable[[ModelOutputs, np.ndarray], dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        if self.main_metric not in self.metric_names:
+            raise ValueError(f"task {self.name}: main metric {self.main_metric!r} is not among its metrics")
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(metric.name for metric in self.metrics)
+
+    def metric(self, name: str) -> Metric:
+        return next(metric for metric in self.metrics if metric.name == name)

@@ -1,0 +1,48 @@
+"""The `bench` command line: thin Typer commands over the library, one module per group of commands.
+
+Plugins add their own commands through the ``bench.commands`` entry-point group: each entry point
+names a ``register(app)`` function that adds commands to the Typer app (see bench/api/capabilities.py).
+Importing this package imports no torch: every command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bench.api import registry
+from bench.api.errors import BenchError
+from bench.cli import catalog, data, perf, results, run, weights
+from bench.io.progress import console
+
+app = typer.Typer(help="Benchmark pretrained vision models on galaxy morphology.", no_args_is_help=True)
+app.command("list")(catalog.list_command)
+app.command("grids")(catalog.grids_command)
+app.command("run")(run.run)
+app.command("report")(results.report)
+app.command("merge")(results.merge_command)
+app.command("audit")(data.audit)
+app.command("perf")(perf.perf)
+
+data_app = typer.Typer(help="Datasets: fetch the real ones.", no_args_is_help=True)
+data_app.command("fetch")(data.data_fetch)
+app.add_typer(data_app, name="data")
+
+weights_app = typer.Typer(help="Pretrained weights: list where each method's come from, fetch them.")
+weights_app.callback(invoke_without_command=True)(weights.weights_list)
+weights_app.command("fetch")(weights.weights_fetch)
+app.add_typer(weights_app, name="weights")
+
+for problem in registry.register_plugin_commands(app):
+    console.print(f"[yellow]warning:[/] {problem}", soft_wrap=True)
+
+
+def main() -> None:
+    """Entry point. Typer reports usage errors itself (its usage line, exit 2); a user-facing error
+    of the library becomes one red line and exit code 2."""
+    try:
+        app()
+    except BenchError as error:
+        console.print(f"[red]error:[/] {error}", soft_wrap=True)
+        sys.exit(2)

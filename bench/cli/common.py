@@ -1,0 +1,37 @@
+"""What every command shares: the stdout console, flag parsing, rich tables."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.api.errors import BenchError
+
+# Tables go to stdout, full width even when piped to a file; progress and errors go to stderr.
+stdout = Console(width=None if sys.stdout.isatty() else 200)
+
+
+def split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_pairs(values: list[str], flag: str, example: str) -> dict[str, str]:
+    """``KEY=VALUE`` flags as a dict."""
+    pairs = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key or not setting:
+            raise BenchError(f"{flag} {value!r} is not KEY=VALUE", f"write e.g. {flag} {example}")
+        pairs[key] = setting
+    return pairs
+
+
+def table(title: str, headers: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    return table

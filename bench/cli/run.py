@@ -1,0 +1,133 @@
+"""`bench run`: fine-tune and evaluate the cells of a grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from bench.api.data import DataOptions
+from bench.api.errors import BenchError
+from bench.cli.common import parse_pairs, split_list, stdout, table
+from bench.io.progress import console
+
+
+def run(
+    context: typer.Context,
+    methods: Annotated[str, typer.Option(help="Comma-separated method names, or 'all'.")] = "resnet18",
+    datasets: Annotated[str, typer.Option(help="Datasets, comma-separated (demo:N: N images per class).")] = "demo",
+    tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "classify,retrieve",
+    fractions: Annotated[str, typer.Option(help="Fractions of the training split, e.g. 0.1,1.0.")] = "1.0",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    variants: Annotated[str, typer.Option(help="Method variants (methods without them run their default).")] = "",
+    profile: Annotated[str, typer.Option(help="demo or paper.")] = "demo",
+    init: Annotated[Optional[str], typer.Option(help="pretrained or random (default: the profile's).")] = None,
+    adapt: Annotated[str, typer.Option(help="full fine-tuning, or linear probe on a frozen backbone.")] = "full",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
+    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
+    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+    weights: Annotated[list[str], typer.Option(help="METHOD=PATH weights file; repeatable.")] = [],  # noqa: B006
+    weights_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")] = None,
+    option: Annotated[list[str], typer.Option(help="Method-specific KEY=VALUE setting; repeatable.")] = [],  # noqa: B006
+    epochs: Annotated[Optional[int], typer.Option(help="Override the profile's epochs.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Override the batch size.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Override the learning rate.")] = None,
+    save_models: Annotated[bool, typer.Option(help="Keep fine-tuned models (for `bench search`).")] = False,
+    grid: Annotated[Optional[str], typer.Option(help=(
+        "A shipped grid (`bench grids`) or a grid .toml file; it replaces --methods, --datasets, --variants, "
+        "--fractions, --seeds, --tasks and --adapt, while --init, --epochs, --batch-size, --lr, --option apply "
+        "to each of its cells."))] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show the cells, which are done, the time left; run none.")] = False,
+    shard: Annotated[Optional[str], typer.Option(help="INDEX/COUNT: run only this share of the cells (0/4).")] = None,
+    perf: Annotated[Optional[Path], typer.Option(help="`bench perf` file for --dry-run estimates.")] = None,
+) -> None:
+    """Fine-tune and evaluate every cell of a grid; finished cells, and cells another process is running, are
+    skipped."""
+    from bench.grid import files as grids
+    from bench.grid.expand import expand
+    from bench.grid.shard import Shard
+    from bench.run.provenance import resolve_device
+    from bench.run.runner import Runner, RunSettings, missing_weights
+
+    if init not in (None, "pretrained", "random"):
+        raise BenchError(f"--init {init!r} is not pretrained or random", "pass --init pretrained or --init random")
+    if adapt not in ("full", "linear"):
+        raise BenchError(f"--adapt {adapt!r} is not full or linear", "pass --adapt full or --adapt linear")
+    overrides = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None}
+    options = parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k")
+    if grid:
+        _refuse_cell_flags(context)
+        specs = grids.load(grid).specs(profile, init, overrides, options)  # type: ignore[arg-type]
+    else:
+        specs = expand(
+            split_list(methods), split_list(datasets), [float(f) for f in split_list(fractions)],
+            [int(s) for s in split_list(seeds)], split_list(variants), profile, init,  # type: ignore[arg-type]
+            adapt, split_list(tasks), overrides, options,  # type: ignore[arg-type]
+        )
+    if shard:
+        specs = Shard.parse(shard).select(specs)
+    settings = RunSettings(
+        results=results,
+        data=DataOptions(data_dir=data_dir, path=data_path),
+        device=resolve_device(device),
+        weights_files=parse_pairs(weights, "--weights", "resnet18=/data/r18.safetensors"),
+        weights_dir=weights_dir,
+        save_models=save_models,
+    )
+    if dry_run:
+        _print_plan(specs, settings, perf)
+        return
+    if errors := missing_weights(specs, settings):
+        for line in errors:
+            console.print(f"[red]error:[/] {line}", soft_wrap=True)
+        raise typer.Exit(2)
+    console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
+    records = Runner(settings).run(specs)
+    stdout.print(results_table(records))
+    if any(r["status"] != "ok" for r in records):
+        raise typer.Exit(1)
+
+
+CELL_FLAGS = ("methods", "datasets", "variants", "fractions", "seeds", "tasks", "adapt")
+
+
+def _refuse_cell_flags(context: typer.Context) -> None:
+    """With --grid the grid file lists the cells: flags that would too are refused, not silently mixed in."""
+    # By the source's name: typer ships its own copy of click, whose ParameterSource is not click's.
+    sources = {name: getattr(context.get_parameter_source(name), "name", "DEFAULT") for name in CELL_FLAGS}
+    given = [f"--{name}" for name, source in sources.items() if source not in ("DEFAULT", "DEFAULT_MAP")]
+    if given:
+        raise BenchError(
+            f"{', '.join(given)} cannot be combined with --grid (the grid file lists its cells)",
+            "drop them, or write your own grid file (format: `bench grids --help`) and pass --grid FILE.toml",
+        )
+
+
+def _print_plan(specs: list[Any], settings: Any, perf: Path | None) -> None:
+    """The dry run: every cell's state and the estimated time left."""
+    from bench.grid.estimate import DEFAULT_PERF_FILE
+    from bench.grid.plan import make_plan, plan_summary, plan_table
+    from bench.run.store import ResultStore
+
+    if perf is not None and not perf.is_file():
+        raise BenchError(f"perf file {perf} does not exist", "write it with `bench perf`, or leave out --perf")
+    plan = make_plan(specs, ResultStore(settings.results), settings.data, str(settings.device),
+                     perf or DEFAULT_PERF_FILE)
+    stdout.print(plan_table(plan))
+    for line in plan_summary(plan):
+        stdout.print(line, soft_wrap=True)
+
+
+def results_table(records: list[dict[str, Any]]) -> Table:
+    headers = ["method", "dataset", "variant", "fraction", "seed", "status",
+               "accuracy", "macro_f1", "map@5", "map", "img/s", "seconds"]
+    rows = []
+    for r in records:
+        spec, flat = r["spec"], {k: v for task in r.get("metrics", {}).values() for k, v in task.items()}
+        rows.append([spec["method"], spec["dataset"], spec["variant"], f"{spec['fraction']:g}", str(spec["seed"]),
+                     r["status"], *(f"{flat[m]:.4f}" if m in flat else "" for m in headers[6:10]),
+                     f"{r.get('train_images_per_s', 0):.0f}", f"{r['wall_seconds']:.0f}"])
+    return table("This run", headers, rows)

@@ -1,0 +1,54 @@
+"""`bench weights` and `bench weights fetch`: where each method's pretrained weights come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from bench.api import registry
+from bench.api.errors import BenchError
+from bench.api.profiles import PROFILES
+from bench.cli.common import split_list, stdout, table
+from bench.io.progress import console
+
+
+def _paper_weights(methods: str) -> list[tuple[str, Any]]:
+    """(method, WeightsSpec of its paper-profile weights or None) for the selected methods."""
+    names = registry.method_names() if methods == "all" else split_list(methods)
+    return [(name, registry.create_method(name).weights_spec(PROFILES["paper"])) for name in names]
+
+
+def weights_list(
+    context: typer.Context,
+    weights_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")] = None,
+) -> None:
+    """Show every method's pretrained weights: exact identifier, hub location, and where they were found."""
+    if context.invoked_subcommand is not None:
+        return
+    from bench.train.weights import locate
+
+    rows = []
+    for name, spec in _paper_weights("all"):
+        if spec is None:
+            rows.append([name, "(none)", "", "no published weights"])
+            continue
+        found = locate(spec, None, Path(weights_dir) if weights_dir else None)
+        where = f"{found[0]}: {found[1]}" if found else "[red]missing[/]: `bench weights fetch`"
+        rows.append([name, spec.identifier, spec.hub_repo, where])
+    stdout.print(table("Pretrained weights (paper profile)", ["method", "identifier", "hub repo", "status"], rows))
+
+
+def weights_fetch(
+    methods: Annotated[str, typer.Option(help="Comma-separated method names, or 'all'.")] = "all",
+) -> None:
+    """Download the paper profile's pretrained weights into the Hugging Face cache (needs internet)."""
+    from bench.train.weights import download, is_online
+
+    if not is_online():
+        raise BenchError("cannot reach huggingface.co (offline, or HF_HUB_OFFLINE is set)",
+                         "run this where there is internet, then copy ~/.cache/huggingface here")
+    for name, spec in _paper_weights(methods):
+        if spec is not None:
+            console.print(f"{name}: {download(spec)}")

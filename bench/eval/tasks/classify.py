@@ -1,0 +1,35 @@
+"""Classification: accuracy and macro-F1 of the method's predictions on the test split."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bench.api.task import Metric, Task
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bench.eval.outputs import ModelOutputs
+
+
+def evaluate(outputs: ModelOutputs, labels: np.ndarray) -> dict[str, Any]:
+    from bench.eval import metrics
+
+    scores = outputs.require("scores")
+    predicted, num_classes = scores.argmax(dim=1), scores.shape[1]
+    return {
+        "accuracy": metrics.accuracy(labels, predicted),
+        "macro_f1": metrics.macro_f1(labels, predicted, num_classes),
+        "confusion_matrix": metrics.confusion_matrix(labels, predicted, num_classes).tolist(),
+    }
+
+
+TASK = Task(
+    name="classify",
+    title="Classification",
+    summary="predicted class of each test galaxy",
+    needs=("scores",),
+    metrics=(Metric("accuracy", "Accuracy"), Metric("macro_f1", "Macro-F1")),
+    main_metric="macro_f1",
+    evaluate=evaluate,
+)

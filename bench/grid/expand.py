@@ -1,0 +1,70 @@
+"""Grids: the cross product of methods, datasets, fractions, seeds and variants, as RunSpecs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from bench.api import registry
+from bench.api.errors import BenchError
+from bench.api.method import Adapt
+from bench.api.profiles import Init, get_profile
+from bench.api.spec import DEFAULT_TASKS, RunSpec
+
+
+def method_variants(method: str, requested: Sequence[str]) -> list[str]:
+    """The requested variants this method has, or its default when none was requested."""
+    declared = registry.method_card(method).variants
+    if not requested:
+        return [declared[0]]
+    return [v for v in requested if v in declared] or [declared[0]]
+
+
+def expand(
+    methods: Sequence[str],
+    datasets: Sequence[str],
+    fractions: Sequence[float] = (1.0,),
+    seeds: Sequence[int] = (0,),
+    variants: Sequence[str] = (),
+    profile: str = "demo",
+    init: Init | None = None,
+    adapt: Adapt = "full",
+    tasks: Sequence[str] = DEFAULT_TASKS,
+    overrides: dict[str, Any] | None = None,
+    options: dict[str, str] | None = None,
+) -> list[RunSpec]:
+    """Every cell of the grid. ``methods`` may be ["all"]; ``init`` defaults to the profile's."""
+    names = registry.method_names() if list(methods) == ["all"] else list(methods)
+    for name in names:
+        registry.method_card(name)  # unknown names fail here, before anything runs
+    known_variants = {v for name in names for v in registry.method_card(name).variants}
+    if unknown := sorted(set(variants) - known_variants):
+        raise BenchError(f"no selected method has variant(s) {unknown}", f"choose from {sorted(known_variants)}")
+    start = init or get_profile(profile).default_init
+    frozen_overrides = tuple(sorted((overrides or {}).items()))
+    frozen_options = tuple(sorted((options or {}).items()))
+    return [
+        RunSpec(
+            method, dataset, fraction, seed, variant, profile, start, adapt, tuple(tasks),
+            frozen_overrides, frozen_options,
+        )
+        for method, dataset in itertools.product(names, datasets)
+        for variant in method_variants(method, variants)
+        for fraction, seed in itertools.product(fractions, seeds)
+    ]
+
+
+def deduplicate(specs: Sequence[RunSpec]) -> list[RunSpec]:
+    """One spec per run identity, in first-seen order, asking for the union of the duplicates' tasks:
+    one fine-tuned model serves every task, so a cell is never trained twice."""
+    merged: dict[str, RunSpec] = {}
+    for spec in specs:
+        key = json.dumps(spec.identity(), sort_keys=True, default=str)
+        if key in merged:
+            tasks = (*merged[key].tasks, *(task for task in spec.tasks if task not in merged[key].tasks))
+            spec = replace(merged[key], tasks=tasks)
+        merged[key] = spec
+    return list(merged.values())

@@ -1,0 +1,89 @@
+"""Which runs the per-method figures draw: one representative run per (dataset, method).
+
+The representative run has training fraction 1.0, full fine-tuning and the method's first variant
+(``default`` for baselines, ``full`` for GalaxAlign); among several it prefers default settings,
+pretrained weights and the paper profile, then the lowest seed (seed 0 when it exists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.api import registry
+from bench.api.errors import BenchError
+from bench.run.artifacts import RunArtifacts, artifacts_of
+from bench.run.store import settings_label
+
+FEATURED_METHOD = "galaxalign-vit16"  # the paper's own model gets the PCA grid and retrieval figures
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run's record with its saved test outputs (None for records written before them)."""
+
+    record: dict[str, Any]
+    artifacts: RunArtifacts | None
+
+    @property
+    def method(self) -> str:
+        return str(self.record["spec"]["method"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.record["data"]["class_names"])
+
+    @property
+    def accuracy(self) -> float | None:
+        value = self.record["metrics"].get("classify", {}).get("accuracy")
+        return None if value is None else float(value)
+
+    @property
+    def has_embeddings(self) -> bool:
+        return self.artifacts is not None and self.artifacts.embeddings is not None
+
+    @property
+    def label(self) -> str:
+        """Panel title: the method and the run's seed (and its hand-set settings, if any)."""
+        spec = self.record["spec"]
+        changed = settings_label(spec)
+        return f"{self.method}\nseed {spec['seed']}" + (f", {changed}" if changed else "")
+
+
+def first_variant(method: str) -> str:
+    """The method's default variant; ``default`` for a method not installed here."""
+    try:
+        return registry.method_card(method).variants[0]
+    except BenchError:
+        return "default"
+
+
+def _preference(record: dict[str, Any]) -> tuple[Any, ...]:
+    spec = record["spec"]
+    changed = settings_label(spec)
+    return (changed != "", spec["init"] != "pretrained", spec["profile"] != "paper", changed, spec["seed"])
+
+
+def representative_runs(records: list[dict[str, Any]], results_dir: Path) -> list[Run]:
+    """One run per method among ``records`` (finished runs of one dataset), in method order."""
+    best: dict[str, dict[str, Any]] = {}
+    for record in records:
+        spec = record["spec"]
+        if spec["fraction"] != 1.0 or spec["adapt"] != "full" or spec["variant"] != first_variant(spec["method"]):
+            continue
+        current = best.get(spec["method"])
+        if current is None or _preference(record) < _preference(current):
+            best[spec["method"]] = record
+    return [Run(best[method], artifacts_of(best[method], results_dir)) for method in sorted(best)]
+
+
+def featured_run(runs: list[Run]) -> Run | None:
+    """The run whose images the PCA grid and retrieval figures show: galaxalign-vit16 when it ran,
+    else the most accurate method (ties: the first by name); only runs with saved embeddings."""
+    candidates = [run for run in runs if run.has_embeddings]
+    for run in candidates:
+        if run.method == FEATURED_METHOD:
+            return run
+    scored = [run for run in candidates if run.accuracy is not None]
+    return max(scored, key=lambda run: run.accuracy or 0.0, default=candidates[0] if candidates else None)

@@ -1,0 +1,221 @@
+"""Execute RunSpecs: skip finished ones, record every outcome, never lose a finished record."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+import traceback
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.api import registry
+from bench.api.data import DataOptions, DatasetSplits
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext, FinetuneConfig, Method
+from bench.api.profiles import get_profile
+from bench.api.spec import RunSpec
+from bench.data.splits import nested_fraction
+from bench.eval.outputs import compute_outputs
+from bench.io.progress import console, progress_bar
+from bench.run import claims, provenance
+from bench.run.artifacts import from_outputs, save_artifacts
+from bench.run.store import ResultStore
+
+
+@dataclass
+class RunSettings:
+    """What a grid shares: where results and data live, the device, explicit weight files."""
+
+    results: Path
+    data: DataOptions = field(default_factory=DataOptions)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    weights_files: dict[str, str] = field(default_factory=dict)  # method -> file (--weights m=path)
+    weights_dir: str | None = None
+    save_models: bool = False  # keep each fine-tuned model next to its record (methods with `save`)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def finetune_config(method: Method, spec: RunSpec, train_size: int) -> FinetuneConfig:
+    """The method's defaults for the profile, with the spec's seed, adaptation and overrides; an
+    epoch covers at least the profile's share of the full training split of ``train_size`` images."""
+    allowed = {f.name for f in fields(FinetuneConfig)}
+    unknown = sorted(set(dict(spec.overrides)) - allowed)
+    if unknown:
+        raise BenchError(f"unknown training settings {unknown}", f"use FinetuneConfig fields: {sorted(allowed)}")
+    profile = get_profile(spec.profile)
+    base = method.default_config(profile)
+    floor = math.ceil(profile.fraction_epoch_share * train_size)
+    settings = {"min_epoch_images": floor, **dict(spec.overrides)}
+    return replace(base, seed=spec.seed, adapt=spec.adapt, **settings)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a failure; the fix where we know it."""
+    if isinstance(error, BenchError):
+        return str(error)
+    if isinstance(error, torch.OutOfMemoryError):
+        return "out of memory. Fix: lower --batch-size, or use a smaller --profile"
+    return f"{type(error).__name__}: {error}"
+
+
+class Runner:
+    """Runs specs one after another into a ResultStore, loading each dataset once."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.store = ResultStore(settings.results)
+        self._datasets: dict[str, DatasetSplits | BenchError] = {}
+
+    def dataset(self, name: str) -> DatasetSplits:
+        if name not in self._datasets:
+            try:
+                self._datasets[name] = registry.load_dataset(name, self.settings.data)
+            except BenchError as error:
+                self._datasets[name] = error
+        loaded = self._datasets[name]
+        if isinstance(loaded, BenchError):
+            raise loaded
+        return loaded
+
+    def run(self, specs: list[RunSpec]) -> list[dict[str, Any]]:
+        """Run every spec not already done and not being run by another live process (see
+        bench.run.claims); returns the records of this call's runs."""
+        todo = [spec for spec in specs if not self.store.is_done(spec)]
+        if skipped := len(specs) - len(todo):
+            console.print(f"{skipped} of {len(specs)} runs already done in {self.store.root}: skipped")
+        records = []
+        with progress_bar(transient=False) as bar:
+            grid = bar.add_task("grid", total=len(todo), status="")
+            for spec in todo:
+                bar.update(grid, status=f"{spec.method} {spec.dataset} f={spec.fraction:g} seed={spec.seed}")
+                record = self._run_claimed(spec)
+                if record is not None:
+                    records.append(record)
+                    if record["status"] != "ok":
+                        console.print(f"[red]failed[/] {_cell(spec)}: {record['error']}", soft_wrap=True)
+                bar.advance(grid)
+        return records
+
+    def _run_claimed(self, spec: RunSpec) -> dict[str, Any] | None:
+        """Run ``spec`` and write its record while holding its claim; None when another live process
+        holds it, or finished it since this grid started."""
+        path = self.store.path_for(spec)
+        if (other := claims.acquire(path)) is not None:
+            console.print(f"skipped {_cell(spec)}: being run by {other.describe()}", soft_wrap=True)
+            return None
+        try:
+            if self.store.is_done(spec):
+                return None
+            console.print(f"running {_cell(spec)} (pid {os.getpid()})", soft_wrap=True)
+            record = self.run_one(spec)
+            self.store.write(spec, record)
+        finally:
+            claims.release(path)
+        return record
+
+    def run_one(self, spec: RunSpec) -> dict[str, Any]:
+        """Train and evaluate one spec; any failure becomes a failed record instead of an exception."""
+        device = self.settings.device
+        record: dict[str, Any] = {
+            "run_id": spec.run_id,
+            "spec": spec.to_dict(),
+            "started_at": datetime.now(UTC).isoformat(),
+            "environment": provenance.environment(device),
+        }
+        started = time.perf_counter()
+        provenance.reset_peak_memory(device)
+        try:
+            record.update(self._train_and_evaluate(spec))
+            record.update(status="ok", error=None)
+        except Exception as error:  # a grid goes on past one failed cell; the record keeps the reason
+            record.update(status="failed", error=describe_error(error), traceback=traceback.format_exc())
+        record["wall_seconds"] = time.perf_counter() - started
+        record["finished_at"] = datetime.now(UTC).isoformat()
+        record.update(provenance.peak_memory(device))
+        return record
+
+    def _save_model(self, method: Method, spec: RunSpec) -> str | None:
+        """Save the fine-tuned model beside its record when asked and the method can save."""
+        save = getattr(method, "save", None)
+        if not self.settings.save_models or save is None:
+            return None
+        return str(save(self.store.path_for(spec).with_suffix(".pt")))
+
+    def _train_and_evaluate(self, spec: RunSpec) -> dict[str, Any]:
+        splits = self.dataset(spec.dataset)
+        method = registry.create_method(spec.method)
+        if spec.variant not in method.variants:
+            raise BenchError(
+                f"{spec.method} has no variant {spec.variant!r}", f"use one of {', '.join(method.variants)}"
+            )
+        registry.check_tasks(spec.tasks)
+        cfg = finetune_config(method, spec, len(splits.train))
+        seed_everything(spec.seed)
+        context = BuildContext(
+            class_names=splits.class_names,
+            profile=get_profile(spec.profile),
+            init=spec.init,
+            device=self.settings.device,
+            variant=spec.variant,
+            weights_file=self.settings.weights_files.get(spec.method),
+            weights_dir=self.settings.weights_dir,
+            options=dict(spec.options),
+        )
+        weights = method.build(context)
+        train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
+        fit = method.finetune(train, splits.val, cfg)
+        outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device)
+        metrics = {task: registry.task(task).evaluate(outputs, splits.test.labels) for task in spec.tasks}
+        artifacts = save_artifacts(
+            self.store.path_for(spec).with_suffix(".npz"), from_outputs(outputs, splits.test.labels)
+        )
+        saved = self._save_model(method, spec)
+        return {
+            "model_path": saved,
+            "metrics": metrics,
+            "artifacts": artifacts.name,  # relative to the record's folder
+            "weights": weights.to_dict(),
+            "config": cfg.to_dict(),
+            "fit": fit.to_dict(),
+            "train_images_per_s": fit.train_images_per_s,
+            "data": {
+                "protocol": splits.protocol,
+                "train": len(train),
+                "train_full": len(splits.train),
+                "val": len(splits.val),
+                "test": len(splits.test),
+                "class_names": list(splits.class_names),
+            },
+        }
+
+
+def _cell(spec: RunSpec) -> str:
+    return f"{spec.method} {spec.dataset} {spec.run_id}"
+
+
+def missing_weights(specs: list[RunSpec], settings: RunSettings) -> list[str]:
+    """One error line per (method, profile) whose pretrained weights cannot be found: checked
+    before any training starts, so a grid never dies hours in for a missing file."""
+    from bench.train.weights import for_run
+
+    errors = []
+    for method_name, profile_name in sorted({(s.method, s.profile) for s in specs if s.init == "pretrained"}):
+        try:
+            method = registry.create_method(method_name)
+            spec = method.weights_spec(get_profile(profile_name))
+            for_run(method_name, spec, "pretrained", settings.weights_files.get(method_name), settings.weights_dir)
+        except BenchError as error:
+            errors.append(str(error))
+    return errors

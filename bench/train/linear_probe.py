@@ -1,0 +1,63 @@
+"""Linear probing: a frozen backbone's features computed once, then only the head is trained."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.api.data import GalaxyData
+from bench.api.method import FinetuneConfig, FitReport
+from bench.eval import metrics
+from bench.io.progress import progress_bar
+from bench.train.loop import EarlyStopping
+
+
+def fit_linear_probe(
+    head: nn.Linear,
+    features: Callable[[GalaxyData], torch.Tensor],
+    train: GalaxyData,
+    val: GalaxyData | None,
+    cfg: FinetuneConfig,
+    device: torch.device,
+    description: str = "linear probe",
+) -> FitReport:
+    """Train ``head`` on cached, un-augmented features; keep the epoch with the best val macro-F1."""
+    train_x = features(train).to(device)
+    train_y = torch.as_tensor(train.labels, dtype=torch.long, device=device)
+    val_x = features(val).to(device) if val is not None else None
+    optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    stopper = EarlyStopping(cfg.patience)
+    history: list[dict[str, float]] = []
+    started, stop = time.perf_counter(), False
+    with progress_bar() as bar:
+        task = bar.add_task(description, total=cfg.epochs, status="")
+        for epoch in range(1, cfg.epochs + 1):
+            head.train()
+            order = torch.randperm(len(train_x), generator=generator).to(device)
+            losses = []
+            for batch in order.split(cfg.batch_size):
+                loss = F.cross_entropy(head(train_x[batch]), train_y[batch], label_smoothing=cfg.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss))
+            record = {"epoch": float(epoch), "loss": float(np.mean(losses))}
+            if val is not None and val_x is not None:
+                head.eval()
+                with torch.no_grad():
+                    score = metrics.macro_f1(val.labels, head(val_x).argmax(1).cpu(), val.num_classes)
+                record["val_score"] = score
+                stop = stopper.update(score, epoch, head)
+            history.append(record)
+            bar.update(task, advance=1, status=f"epoch {epoch} loss {record['loss']:.3f}")
+            if stop:
+                break
+    stopper.restore(head)
+    head.eval()
+    return stopper.report(history, len(history) * len(train_x), time.perf_counter() - started)

@@ -1,0 +1,322 @@
+"""The one fine-tuning loop every method shares: AdamW, warm-up + cosine, early stopping."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.api.data import GalaxyData
+from bench.api.errors import BenchError
+from bench.api.method import FinetuneConfig, FitReport
+from bench.io.progress import progress_bar
+from bench.train.device_data import device_reader
+from bench.train.preprocess import Preprocessing, to_device
+
+LossTerms = dict[str, torch.Tensor]
+
+
+@dataclass
+class Objective:
+    """What to train and how to judge it.
+
+    ``loss`` maps a prepared image batch and its labels to named loss terms whose ``"loss"``
+    entry is optimised; ``score`` returns the validation score (higher is better) used for
+    early stopping, or is None to train for the full number of epochs. ``after_step``, when
+    given, runs after every optimiser step (e.g. to clamp a learned temperature as CLIP does).
+    """
+
+    module: nn.Module
+    parameters: Iterable[Any]
+    loss: Callable[[torch.Tensor, torch.Tensor], LossTerms]
+    score: Callable[[], float] | None
+    after_step: Callable[[], None] | None = None
+
+
+def autocast(device: torch.device) -> Any:
+    """bf16 autocast on CUDA; plain fp32 elsewhere."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+
+def batch_indices(order: np.ndarray, batch_size: int, drop_single_last: bool = False) -> Iterator[np.ndarray]:
+    """Consecutive batches of ``order``; a trailing batch of one image can be dropped, since
+    BatchNorm cannot train on a single image."""
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        if drop_single_last and len(chunk) == 1 and start > 0:
+            return
+        yield chunk
+
+
+def epoch_batches(
+    num_images: int, batch_size: int, steps: int, generator: torch.Generator
+) -> Iterator[np.ndarray]:
+    """The batches of one epoch: a shuffled pass over the images, or, when that gives fewer than
+    ``steps`` batches, ``steps`` batches taken from consecutive shuffled passes."""
+    if steps <= math.ceil(num_images / batch_size):
+        order = torch.randperm(num_images, generator=generator).numpy()
+        yield from batch_indices(order, batch_size, drop_single_last=True)
+        return
+    passes = math.ceil(steps * batch_size / num_images)
+    order = torch.cat([torch.randperm(num_images, generator=generator) for _ in range(passes)]).numpy()
+    for step in range(steps):
+        yield order[step * batch_size : (step + 1) * batch_size]
+
+
+class EarlyStopping:
+    """Tracks the best validation score, keeps a CPU copy of the module's state at that epoch,
+    and says when ``patience`` epochs have passed without a better score."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best_score = -math.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stale_epochs = 0
+
+    def update(self, score: float, epoch: int, module: nn.Module) -> bool:
+        """Record ``score`` for ``epoch``; True when training should stop."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.stale_epochs = score, epoch, 0
+            self.best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+        else:
+            self.stale_epochs += 1
+        return self.stale_epochs >= self.patience
+
+    def restore(self, module: nn.Module) -> None:
+        if self.best_state is not None:
+            module.load_state_dict(self.best_state)
+
+    def report(self, history: list[dict[str, float]], train_images: int, train_seconds: float) -> FitReport:
+        scored = self.best_state is not None
+        return FitReport(
+            epochs_run=len(history),
+            best_epoch=self.best_epoch if scored else len(history),
+            best_val_score=self.best_score if scored else None,
+            train_images=train_images,
+            train_seconds=train_seconds,
+            history=history,
+        )
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """Learning-rate multiplier: linear warm-up, then cosine decay to zero."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def _check_finite(means: dict[str, float], epoch: int) -> None:
+    if not math.isfinite(means["loss"]):
+        raise BenchError(
+            f"training loss became {means['loss']} in epoch {epoch}",
+            "lower the learning rate (--lr) or check the input images for NaN/inf",
+        )
+
+
+@dataclass
+class FastPath:
+    """Process-wide switches of the training step that change its speed, not what it computes.
+
+    ``compile`` wraps the objective's loss (forward and, through AOTAutograd, backward) in
+    ``torch.compile``. It is off by default: `bench perf --compile` measures it beside eager, and
+    it should only be switched on where that measurement shows it faster.
+    """
+
+    compile: bool = False
+
+
+FAST_PATH = FastPath()
+CUDA_EVAL_BATCH = 1024  # evaluation batches on CUDA start here (no gradients: far larger than training)
+
+
+def _fresh_groups(parameters: Iterable[Any]) -> list[Any]:
+    """The optimiser's parameter groups as new dicts: torch writes its defaults into the dicts it
+    is given, so two optimisers over one objective must not share them."""
+    return [dict(group) if isinstance(group, dict) else group for group in parameters]
+
+
+class TrainStep:
+    """One optimiser step of the shared loop, the unit ``fit`` repeats and `bench perf` times.
+
+    For a batch of indices into ``train``: gather the uint8 images (resident on the device when
+    they fit, see bench/device_data.py) and labels, preprocess and augment them on the device,
+    compute the objective's loss under bf16 autocast (CUDA), backward, AdamW (fused on CUDA),
+    ``after_step``, then the warm-up + cosine schedule. None of this waits for the GPU (an
+    objective's own loss may, e.g. by copying labels to the host).
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        train: GalaxyData,
+        cfg: FinetuneConfig,
+        prep: Preprocessing,
+        device: torch.device,
+        total_steps: int,
+        warmup_steps: int,
+        generator: torch.Generator,
+    ) -> None:
+        self.objective, self.cfg, self.prep, self.device, self.generator = objective, cfg, prep, device, generator
+        self.images = device_reader(train, device)
+        self.labels = torch.as_tensor(train.labels, dtype=torch.long)
+        self.loss = torch.compile(objective.loss) if FAST_PATH.compile else objective.loss
+        self.optimizer = torch.optim.AdamW(
+            _fresh_groups(objective.parameters), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
+        )
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total_steps, warmup_steps))
+
+    def __call__(self, indices: np.ndarray) -> LossTerms:
+        images = self.prep(self.images.read(indices), self.device, augment=self.cfg.augment, generator=self.generator)
+        labels = to_device(self.labels[indices], self.device)
+        with autocast(self.device):
+            terms = self.loss(images, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        self.optimizer.step()
+        if self.objective.after_step is not None:
+            self.objective.after_step()
+        self.schedule.step()
+        return terms
+
+
+@dataclass(frozen=True)
+class FitCall:
+    """What one call of ``fit`` was asked to train (its ``objective.parameters`` as a list)."""
+
+    objective: Objective
+    train: GalaxyData
+    cfg: FinetuneConfig
+    prep: Preprocessing
+    device: torch.device
+
+
+_captures: list[list[FitCall]] = []
+
+
+@contextmanager
+def capture_fits() -> Iterator[list[FitCall]]:
+    """Inside this block ``fit`` trains nothing: it appends what it was asked to train to the
+    yielded list and returns an empty report. `bench perf` builds a method, calls its own
+    ``finetune`` in this block, and times the method's real objective with ``TrainStep``."""
+    calls: list[FitCall] = []
+    _captures.append(calls)
+    try:
+        yield calls
+    finally:
+        _captures.remove(calls)
+
+
+def fit(
+    objective: Objective,
+    train: GalaxyData,
+    cfg: FinetuneConfig,
+    prep: Preprocessing,
+    device: torch.device,
+    description: str = "fine-tune",
+) -> FitReport:
+    """Train ``objective`` on ``train`` and restore the weights of the best validation epoch."""
+    if _captures:
+        captured = replace(objective, parameters=list(objective.parameters))
+        _captures[-1].append(FitCall(captured, train, cfg, prep, device))
+        return FitReport(epochs_run=0, best_epoch=0, best_val_score=None, train_images=0, train_seconds=0.0)
+    steps_per_epoch = max(math.ceil(len(train) / cfg.batch_size), math.ceil(cfg.min_epoch_images / cfg.batch_size), 1)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup_steps = max(1, round(cfg.warmup_epochs * steps_per_epoch))
+    generator = torch.Generator().manual_seed(cfg.seed)
+    step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps, generator)
+    stopper = EarlyStopping(cfg.patience)
+    history: list[dict[str, float]] = []
+    train_images, train_seconds, stop = 0, 0.0, False
+
+    with progress_bar() as bar:
+        task = bar.add_task(description, total=total_steps, status="")
+        for epoch in range(1, cfg.epochs + 1):
+            objective.module.train()
+            sums: dict[str, torch.Tensor] = {}
+            steps = 0
+            started = time.perf_counter()
+            for indices in epoch_batches(len(train), cfg.batch_size, steps_per_epoch, generator):
+                terms = step(indices)
+                for name, value in terms.items():  # summed on the device: no sync per step
+                    sums[name] = sums.get(name, 0.0) + value.detach().float()
+                steps += 1
+                train_images += len(indices)
+                bar.update(task, advance=1)
+            synchronize(device)
+            train_seconds += time.perf_counter() - started
+            means = {name: float(total) / max(1, steps) for name, total in sums.items()}
+            _check_finite(means, epoch)
+            record = {"epoch": float(epoch), "lr": float(step.schedule.get_last_lr()[0]), **means}
+            bar.update(task, status=f"epoch {epoch} loss {means['loss']:.3f}")
+            if objective.score is not None:
+                objective.module.eval()
+                record["val_score"] = score = objective.score()
+                stop = stopper.update(score, epoch, objective.module)
+                bar.update(task, status=f"epoch {epoch} val {score:.3f} (best {stopper.best_score:.3f})")
+            history.append(record)
+            if stop:
+                break
+
+    stopper.restore(objective.module)
+    objective.module.eval()
+    return stopper.report(history, train_images, train_seconds)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for ``device``'s queued work (a no-op on the CPU), before reading a clock."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def eval_batch_size(device: torch.device, requested: int) -> int:
+    """The first evaluation batch size tried: ``requested``, raised to ``CUDA_EVAL_BATCH`` on CUDA."""
+    return max(requested, CUDA_EVAL_BATCH) if device.type == "cuda" else requested
+
+
+@torch.inference_mode()
+def batched_outputs(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    data: GalaxyData,
+    prep: Preprocessing,
+    device: torch.device,
+    batch_size: int,
+    keep_on_device: bool = False,
+) -> torch.Tensor:
+    """``forward`` over every image of ``data`` in order, as one float32 tensor on the CPU (or left
+    on ``device`` with ``keep_on_device``, e.g. for metrics computed there).
+
+    Batches are as large as memory allows: on CUDA they start at ``eval_batch_size`` and halve
+    whenever one runs out of memory.
+    """
+    images = device_reader(data, device)
+    size = eval_batch_size(device, batch_size)
+    outputs: list[torch.Tensor] = []
+    start = 0
+    while start < len(data):
+        indices = np.arange(start, min(start + size, len(data)))
+        try:
+            with autocast(device):
+                output = forward(prep(images.read(indices), device)).float()
+        except torch.OutOfMemoryError:
+            if size == 1:
+                raise
+            size //= 2
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            continue
+        outputs.append(output if keep_on_device else output.cpu())
+        start += len(indices)
+    return torch.cat(outputs) if outputs else torch.empty(0)

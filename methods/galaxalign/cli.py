@@ -1,0 +1,71 @@
+"""GalaxAlign's own commands: `bench symbols` and `bench search`, added to the CLI by an entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bench.api import registry
+from bench.api.data import DataOptions
+from bench.api.errors import BenchError
+from bench.io.progress import console
+
+
+def symbols(
+    dataset: Annotated[str, typer.Option(help="Dataset whose classes to draw.")] = "demo",
+    out: Annotated[Path, typer.Option(help="PNG contact sheet to write.")] = Path("symbols.png"),
+    per_class: Annotated[int, typer.Option(help="Symbols per class.")] = 8,
+    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
+    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+) -> None:
+    """Write a contact sheet of GalaxAlign's schematic symbols for every class of a dataset (no data needed
+    when the dataset declares its classes)."""
+    from methods.galaxalign.symbols import write_contact_sheet
+
+    names = registry.dataset_info(dataset).class_names
+    if names is None:  # a dataset whose classes only its data tells
+        names = registry.load_dataset(dataset, DataOptions(data_dir=data_dir, path=data_path)).class_names
+    console.print(f"wrote {write_contact_sheet(names, out, per_class=per_class)}")
+
+
+def search(
+    query: Annotated[str, typer.Option(help="Free text, e.g. 'barred spiral with loose arms'.")],
+    method: Annotated[str, typer.Option(help="A text-capable method, e.g. galaxalign-vit16.")] = "galaxalign-vit16",
+    dataset: Annotated[str, typer.Option(help="Dataset to search (its test split).")] = "demo",
+    model: Annotated[Optional[Path], typer.Option(help="Saved model (.pt from `bench run --save-models`).")] = None,
+    results: Annotated[Path, typer.Option(help="Where to find the newest saved model.")] = Path("results"),
+    top: Annotated[int, typer.Option(help="How many matches.")] = 16,
+    out: Annotated[Path, typer.Option(help="PNG grid to write.")] = Path("search.png"),
+    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
+    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+) -> None:
+    """Text-to-image search with a fine-tuned model: writes a PNG grid of the best matches."""
+    from methods.galaxalign.search import search as text_to_image
+
+    saved = model or _newest_model(results, dataset, method)
+    searcher = registry.create_method(method)
+    if not hasattr(searcher, "load"):
+        raise BenchError(f"{method} cannot search by text", "use a GalaxAlign method, e.g. galaxalign-vit16")
+    searcher.load(saved)
+    splits = registry.load_dataset(dataset, DataOptions(data_dir=data_dir, path=data_path))
+    result = text_to_image(searcher, splits.test, query, out, top=top)  # type: ignore[arg-type]
+    console.print(f"wrote {out}: best score {float(result.scores[0]):.3f} for {result.text!r}")
+
+
+def _newest_model(results: Path, dataset: str, method: str) -> Path:
+    folder = results / dataset.replace(":", "_") / method
+    models = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise BenchError(
+            f"no saved {method} model for {dataset} in {folder}",
+            f"run `bench run --methods {method} --datasets {dataset} --save-models` first, or pass --model PATH",
+        )
+    return models[-1]
+
+
+def register(app: typer.Typer) -> None:
+    """The ``bench.commands`` entry point: add GalaxAlign's commands to ``app``."""
+    app.command("symbols")(symbols)
+    app.command("search")(search)
