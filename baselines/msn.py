@@ -2,7 +2,7 @@
 
 timm does not publish MSN weights; the authors' ViT-B/16 is on the Hugging Face Hub as
 ``facebook/vit-msn-base`` (config.json, preprocessor_config.json, pytorch_model.bin), loaded
-with transformers' ``ViTMSNModel.from_pretrained`` from the folder bench/weights.py resolves.
+with transformers' ``ViTMSNModel.from_pretrained`` from the folder bench/train/weights.py resolves.
 The embedding is the CLS token of ``last_hidden_state``, which ViTMSNModel returns after its
 final layernorm. transformers is imported only when a model is built.
 """

@@ -2,7 +2,7 @@
 
 Every baseline is fully fine-tuned (backbone + linear head) with AdamW, a one-epoch linear
 warm-up then cosine decay, early stopping on validation macro-F1 and galaxy augmentations
-(flips and rotations by any angle): all in bench/train.py. The GalaxAlign paper gives no
+(flips and rotations by any angle): all in bench/train/loop.py. The GalaxAlign paper gives no
 baseline hyperparameters beyond "fine-tuned following Lastufka et al. [27]" for the
 self-supervised ViTs, so each method's ``default_config`` picks its numbers from:
 
@@ -13,7 +13,7 @@ self-supervised ViTs, so each method's ``default_config`` picks its numbers from
 - Zoobot 2.9.0 ``FinetuneableZoobotAbstract`` defaults (zoobot/pytorch/training/finetune.py):
   AdamW, learning rate 1e-4, weight decay 0.05, layer-wise lr decay 0.75, head dropout 0.5.
 
-Epochs, patience and batch size come from the profile (bench/profiles.py), so that every method
+Epochs, patience and batch size come from the profile (bench/api/profiles.py), so that every method
 of a profile trains equally long.
 """
 

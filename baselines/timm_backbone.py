@@ -8,7 +8,7 @@ Two ways timm publishes weights, one loader (``timm.create_model``) for both:
 - an ``hf_hub:owner/repo`` name: a Hub repo holding ``config.json`` (architecture, mean/std)
   beside the weights. ``TimmHubBaseline`` resolves the repo to a local folder and loads it with
   ``timm.create_model("local-dir:FOLDER")``, which reads that same config and weights as
-  ``hf_hub:`` would, but from wherever bench/weights.py found them.
+  ``hf_hub:`` would, but from wherever bench/train/weights.py found them.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ We load them through timm rather than the zoobot package. zoobot 2.9.0 builds it
 ``timm.create_model("hf_hub:...", num_classes=0, pretrained=True)`` inside Lightning modules
 (``FinetuneableZoobotClassifier``, ``ZoobotEncoder.load_from_name``) that bring their own
 training loop and always fetch from the Hub cache; timm's ``local-dir:`` source reads the same
-config and weights from the folder bench/weights.py resolved (explicit path, weights dir, cache
+config and weights from the folder bench/train/weights.py resolved (explicit path, weights dir, cache
 or download), and the shared bench loop trains it with Zoobot's own fine-tuning defaults
 (baselines/protocol.py). zoobot itself is never imported (it takes 10-15 s).
 """

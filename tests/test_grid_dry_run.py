@@ -85,11 +85,12 @@ def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(
     done = RunSpec("resnet18", "demo:60", seed=1)
     ResultStore(results).write(done, {"status": "ok", "spec": done.to_dict(), "metrics": {"classify": {},
                                                                                       "retrieve": {}}})
-    code, out = bench(["run", "--grid", "paper", "--profile", "demo", "--dry-run", "--results", str(results)],
-                      capsys, monkeypatch)
+    code, out = bench(["run", "--grid", "paper", "--profile", "demo", "--all-seeds", "--dry-run", "--results",
+                       str(results)], capsys, monkeypatch)
     assert code == 0, out
     assert "360 cells: 1 done" in out and "demo_mnist" in out
-    code, out = bench(["run", "--grid", "paper", "--shard", "1/4", "--dry-run", "--results", str(results)],
+    code, out = bench(["run", "--grid", "paper", "--all-seeds", "--shard", "1/4", "--dry-run", "--results",
+                       str(results)],
                       capsys, monkeypatch)
     assert "90 cells" in out
 

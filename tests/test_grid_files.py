@@ -41,7 +41,7 @@ def test_shipped_grids_hold_the_papers_cells() -> None:
 
 
 def test_a_profile_replaces_each_dataset_by_its_stand_in() -> None:
-    demo = grids.load("paper").specs("demo")
+    demo = grids.load("paper").specs("demo", all_seeds=True)
     assert {spec.dataset for spec in demo} == {"demo:60", "demo_mnist:150"}
     assert len(demo) == 360 and all(spec.init == "random" and spec.profile == "demo" for spec in demo)
 

@@ -164,7 +164,7 @@ def test_without_room_batches_are_read_from_the_source() -> None:
 
 
 def previous_preprocessing(prep: Preprocessing, images: np.ndarray, generator: torch.Generator) -> torch.Tensor:
-    """bench/preprocess.py before the fast path (same size in and out): scale, rotate, normalise."""
+    """bench/train/preprocess.py before the fast path (same size in and out): scale, rotate, normalise."""
     batch = torch.as_tensor(images).permute(0, 3, 1, 2).float().div_(255.0)
     n = batch.shape[0]
     angles = torch.rand(n, generator=generator) * (2 * torch.pi)

@@ -1,4 +1,4 @@
-"""bench/reference/galaxalign.toml against the paper's own tables: every number, row name and column."""
+"""bench/report/reference/galaxalign.toml against the paper's own tables: every number, row name and column."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def test_a_cell_claimed_by_a_live_process_is_skipped(tmp_path: Path, plugin_meth
     here = place_claim(store, spec(0), live_pid)
     elsewhere = place_claim(store, spec(1), 1, host="another-machine")  # cannot tell: trusted until too old
     plan = make_plan([spec(0), spec(1), spec(2)], store, DataOptions(), "cpu", tmp_path / "no-perf.json")
-    assert [state for _, state, _ in plan.cells] == ["running", "running", "to run"]
+    assert [cell.state for cell in plan.cells] == ["running", "running", "to run"]
     records = Runner(RunSettings(results=tmp_path)).run([spec(0), spec(1), spec(2)])
     assert [record["spec"]["seed"] for record in records] == [2]
     assert here.exists() and elsewhere.exists() and not store.path_for(spec(0)).exists()

@@ -26,7 +26,7 @@ def grids_command() -> None:
 
     A grid file is TOML: a description, optional include = [grid names or paths], and [[cells]]
     blocks, each the cross product of its methods, datasets, variants, fractions, seeds (and tasks,
-    adapt, options, overrides). The full format is in bench/grids/__init__.py.
+    adapt, options, overrides). The full format is in bench/grid/files.py.
     """
     from bench.grid import files as grids
 

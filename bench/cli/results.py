@@ -17,12 +17,16 @@ def report(
     out: Annotated[Path, typer.Option(help="Where the markdown goes.")] = Path("reports"),
     data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
 ) -> None:
-    """Write reports/leaderboard.md (the paper's tables beside ours, every other run) and its figures."""
+    """Write reports/leaderboard.md (the paper's tables beside ours, every other run) and its figures, and
+    reports/timings.json (each cell's measured wall time, which `bench run --dry-run` estimates from)."""
+    from bench.grid.estimate import TIMINGS_FILE, write_timings
     from bench.report import write_report
+    from bench.run.store import ResultStore
 
     if not results.is_dir():
         raise BenchError(f"results directory {results} does not exist", "run `bench run` first or pass --results DIR")
     console.print(f"wrote {write_report(results, out, DataOptions(data_dir=data_dir))}")
+    console.print(f"wrote {write_timings(ResultStore(results).records(), out / TIMINGS_FILE)}")
 
 
 def merge_command(

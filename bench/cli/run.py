@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from bench.grid.plan import Plan
 
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
@@ -40,6 +43,8 @@ def run(
         "A shipped grid (`bench grids`) or a grid .toml file; it replaces --methods, --datasets, --variants, "
         "--fractions, --seeds, --tasks and --adapt, while --init, --epochs, --batch-size, --lr, --option apply "
         "to each of its cells."))] = None,
+    all_seeds: Annotated[bool, typer.Option(help=(
+        "With --grid: every seed the grid file lists (a profile may run fewer: the demo runs seed 0)."))] = False,
     dry_run: Annotated[bool, typer.Option(help="Show the cells, which are done, the time left; run none.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="INDEX/COUNT: run only this share of the cells (0/4).")] = None,
     perf: Annotated[Optional[Path], typer.Option(help="`bench perf` file for --dry-run estimates.")] = None,
@@ -48,6 +53,7 @@ def run(
     skipped."""
     from bench.grid import files as grids
     from bench.grid.expand import expand
+    from bench.grid.plan import plan_summary, plan_table
     from bench.grid.shard import Shard
     from bench.run.provenance import resolve_device
     from bench.run.runner import Runner, RunSettings, missing_weights
@@ -58,9 +64,15 @@ def run(
         raise BenchError(f"--adapt {adapt!r} is not full or linear", "pass --adapt full or --adapt linear")
     overrides = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None}
     options = parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k")
+    if all_seeds and not grid:
+        raise BenchError("--all-seeds only applies to --grid", "drop it, or list the seeds with --seeds")
     if grid:
         _refuse_cell_flags(context)
-        specs = grids.load(grid).specs(profile, init, overrides, options)  # type: ignore[arg-type]
+        loaded = grids.load(grid)
+        specs = loaded.specs(profile, init, overrides, options, all_seeds)  # type: ignore[arg-type]
+        if seeds_run := loaded.seeds_under(profile, all_seeds):
+            console.print(f"profile {profile}: seed(s) {', '.join(map(str, seeds_run))} of each cell "
+                          "(--all-seeds runs every seed the grid lists)")
     else:
         specs = expand(
             split_list(methods), split_list(datasets), [float(f) for f in split_list(fractions)],
@@ -77,15 +89,18 @@ def run(
         weights_dir=weights_dir,
         save_models=save_models,
     )
+    plan = _plan(specs, settings, perf)
     if dry_run:
-        _print_plan(specs, settings, perf)
+        stdout.print(plan_table(plan))
+        for line in plan_summary(plan):
+            stdout.print(line, soft_wrap=True)
         return
     if errors := missing_weights(specs, settings):
         for line in errors:
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
         raise typer.Exit(2)
     console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
-    records = Runner(settings).run(specs)
+    records = Runner(settings).run(specs, [cell.seconds for cell in plan.cells])
     stdout.print(results_table(records))
     if any(r["status"] != "ok" for r in records):
         raise typer.Exit(1)
@@ -106,19 +121,17 @@ def _refuse_cell_flags(context: typer.Context) -> None:
         )
 
 
-def _print_plan(specs: list[Any], settings: Any, perf: Path | None) -> None:
-    """The dry run: every cell's state and the estimated time left."""
-    from bench.grid.estimate import DEFAULT_PERF_FILE
-    from bench.grid.plan import make_plan, plan_summary, plan_table
+def _plan(specs: list[Any], settings: Any, perf: Path | None) -> Plan:
+    """Every cell's state and estimated time, from the results so far, the timings file and the perf file."""
+    from bench.grid.estimate import DEFAULT_PERF_FILE, TIMINGS_FILE
+    from bench.grid.plan import make_plan
     from bench.run.store import ResultStore
 
     if perf is not None and not perf.is_file():
         raise BenchError(f"perf file {perf} does not exist", "write it with `bench perf`, or leave out --perf")
-    plan = make_plan(specs, ResultStore(settings.results), settings.data, str(settings.device),
-                     perf or DEFAULT_PERF_FILE)
-    stdout.print(plan_table(plan))
-    for line in plan_summary(plan):
-        stdout.print(line, soft_wrap=True)
+    perf = perf or DEFAULT_PERF_FILE
+    return make_plan(specs, ResultStore(settings.results), settings.data, str(settings.device), perf,
+                     perf.with_name(TIMINGS_FILE))
 
 
 def results_table(records: list[dict[str, Any]]) -> Table:

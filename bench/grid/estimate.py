@@ -1,9 +1,15 @@
-"""How long cells will take: their image counts divided by measured throughput.
+"""How long cells will take, learnt from what was measured.
 
-Throughput comes, per method, from the first of: a perf file written by `bench perf` for the same
-device type and profile, or this results directory's finished records on the same device type
-and profile. Training images are an upper bound: early stopping may end a run sooner. Throughput is
-that of full fine-tuning, so linear-probe cells (trained on cached features) are overestimated.
+A cell's estimate is the first of:
+
+1. the mean wall time of this results directory's finished runs of the same cell (every seed of it)
+   on the same device type: setup, every stage, validation and early stopping included;
+2. the same from a timings file (``reports/timings.json`` beside the perf file, written by `bench report` from the runs
+   behind the committed reports);
+3. the cell's image counts divided by the method's throughput: from finished records of this
+   results directory (same device type and profile), else from a `bench perf` file. Training images
+   are then an upper bound (early stopping may end a run sooner), and throughput is that of full
+   fine-tuning, so linear-probe cells (trained on cached features) are overestimated.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from bench.api import registry
 from bench.api.data import DataOptions, SplitSizes
 from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
+from bench.io.atomic import write_atomically
 from bench.run.runner import finetune_config
 
 DEFAULT_PERF_FILE = Path("reports/perf.json")
+TIMINGS_FILE = "timings.json"  # written by `bench report` beside the leaderboard
 RATE_KEYS = ("train_images_per_s", "embed_images_per_s")  # per method in a perf file
 
 
@@ -128,3 +136,59 @@ def split_sizes(dataset: str, data: DataOptions) -> SplitSizes | None:
     """The split sizes ``dataset`` declares (None if it declares none); looked up once per dataset."""
     info = registry.dataset_info(dataset)
     return info.sizes(registry.dataset_options(dataset, data)) if info.sizes else None
+
+
+def cell_key(spec: dict[str, Any]) -> str:
+    """A cell's identity without its seed (and tasks): what its runs of every seed share."""
+    identity = {key: value for key, value in spec.items() if key not in ("seed", "tasks")}
+    return json.dumps(identity, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class CellTime:
+    """The mean wall time of the finished runs of one cell on one device type."""
+
+    seconds: float
+    runs: int
+    source: str
+
+
+def cell_times(records: Iterable[dict[str, Any]], device: str) -> dict[str, CellTime]:
+    """Mean wall seconds per cell (:func:`cell_key`) over the successful records on ``device`` (a type)."""
+    totals: dict[str, list[float]] = {}
+    for record in records:
+        spec, seconds = record.get("spec"), record.get("wall_seconds")
+        if record.get("status") != "ok" or not isinstance(spec, dict) or not isinstance(seconds, (int, float)):
+            continue
+        if device_type(str(record.get("environment", {}).get("device", ""))) != device:
+            continue
+        pooled = totals.setdefault(cell_key(spec), [0.0, 0.0])
+        pooled[0] += seconds
+        pooled[1] += 1
+    return {key: CellTime(total / runs, int(runs), f"{runs:.0f} finished run(s)") for key, (total, runs) in
+            totals.items()}
+
+
+def write_timings(records: Iterable[dict[str, Any]], path: Path) -> Path:
+    """The timings file: every cell's mean wall time per device type, from ``records``."""
+    records = list(records)
+    devices = sorted({device_type(str(r.get("environment", {}).get("device", ""))) for r in records} - {""})
+    cells = [
+        {"device_type": device, "cell": json.loads(key), "seconds": round(time.seconds, 2), "runs": time.runs}
+        for device in devices
+        for key, time in sorted(cell_times(records, device).items())
+    ]
+    return write_atomically(path, lambda file: file.write((json.dumps({"cells": cells}, indent=1) + "\n").encode()))
+
+
+def from_timings_file(path: Path, device: str) -> dict[str, CellTime]:
+    """The cell times a timings file holds for ``device`` (a type); none when the file is absent."""
+    try:
+        data = json.loads(path.read_text())
+        entries = [entry for entry in data["cells"] if entry["device_type"] == device]
+        return {cell_key(entry["cell"]): CellTime(float(entry["seconds"]), int(entry["runs"]),
+                                                   f"{path.name} ({entry['runs']} run(s))") for entry in entries}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BenchError(f"timings file {path} is unreadable ({error})", "rerun `bench report`, or delete it") from None

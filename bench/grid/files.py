@@ -102,19 +102,31 @@ class Grid:
     path: Path
     blocks: tuple[Block, ...]
 
+    @property
+    def is_shipped(self) -> bool:
+        """Whether this is one of the paper's grids shipped with the package."""
+        return self.path in shipped().values()
+
+    def seeds_under(self, profile: str, all_seeds: bool = False) -> tuple[int, ...] | None:
+        """The seeds every block runs under ``profile``: the profile's ``grid_seeds`` for a shipped grid
+        unless ``all_seeds``; None (each block's own) otherwise."""
+        return None if all_seeds or not self.is_shipped else get_profile(profile).grid_seeds
+
     def specs(
         self,
         profile: str,
         init: Init | None = None,
         overrides: dict[str, Any] | None = None,
         options: dict[str, str] | None = None,
+        all_seeds: bool = False,
     ) -> list[RunSpec]:
         """Every cell under ``profile`` (datasets replaced by its stand-ins), deduplicated.
 
         ``init``, ``overrides`` and ``options`` (from the command line) apply to every cell, on
-        top of the file's own.
+        top of the file's own. Seeds: see :meth:`seeds_under`.
         """
         stand_in = get_profile(profile).dataset_for
+        seeds = self.seeds_under(profile, all_seeds)
         specs = []
         for number, block in enumerate(self.blocks):
             datasets = [stand_in(name) for name in block.datasets]
@@ -123,7 +135,7 @@ class Grid:
                     registry.dataset_info(dataset)
                     registry.dataset_options(dataset, DataOptions())
                 specs += expand(
-                    block.methods, datasets, block.fractions, block.seeds, block.variants, profile, init,
+                    block.methods, datasets, block.fractions, seeds or block.seeds, block.variants, profile, init,
                     block.adapt, block.tasks,  # type: ignore[arg-type]
                     {**dict(block.overrides), **(overrides or {})}, {**dict(block.options), **(options or {})},
                 )

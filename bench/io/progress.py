@@ -10,15 +10,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 console = Console(stderr=True)
 
 
-def progress_bar(transient: bool = True) -> Progress:
-    """A progress bar on stderr; silent when BENCH_NO_PROGRESS is set."""
+def progress_bar(transient: bool = True, eta: bool = True) -> Progress:
+    """A progress bar on stderr; silent when BENCH_NO_PROGRESS is set. ``eta=False`` leaves out rich's
+    time-remaining guess, for callers that show their own in the status field."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
+        *([TimeRemainingColumn()] if eta else []),
+        TextColumn("{task.fields[status]}"),
         console=console,
         transient=transient,
         disable=bool(os.environ.get("BENCH_NO_PROGRESS")),

@@ -129,7 +129,7 @@ def captured_objective(method: Method, data: GalaxyData, settings: PerfSettings)
         method.finetune(data, None, cfg)
     if not calls:
         raise BenchError(
-            f"{method.name} did not train through the shared loop (bench/train.py fit)",
+            f"{method.name} did not train through the shared loop (bench/train/loop.py fit)",
             "perf measures the shared loop's step; train the method with bench.train.loop.fit",
         )
     return calls[-1]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.io.atomic import write_atomically
 from bench.report import markdown_table
 
 GPU_COMMAND = "bench perf --methods all --profile paper --device cuda"
@@ -61,7 +62,7 @@ def perf_markdown(perf: dict[str, Any], command: str) -> str:
         markdown_table(HEADERS, [method_row(name, numbers) for name, numbers in perf["methods"].items()]),
         "",
         f"- Weights: {perf['weights']}.",
-        f"- Ours: the shared loop's `TrainStep` (bench/train.py) on each method's own objective, "
+        f"- Ours: the shared loop's `TrainStep` (bench/train/loop.py) on each method's own objective, "
         f"{settings['warmup_steps']} warm-up steps then {settings['steps']} timed steps "
         f"({TIMING[perf['device_type'] == 'cuda']}), "
         f"{settings['images']} synthetic {settings['source_size']} px uint8 cutouts held on the device, "
@@ -88,10 +89,27 @@ def perf_markdown(perf: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged(perf: dict[str, Any], json_path: Path, command: str) -> dict[str, Any]:
+    """``perf`` merged into the file at ``json_path`` when that holds the same device type and profile:
+    its other methods are kept (this run's replace those of the same name) and the commands are listed;
+    otherwise ``perf`` alone."""
+    try:
+        old = json.loads(json_path.read_text())
+    except (OSError, ValueError):
+        old = None
+    new = {**perf, "command": command}
+    if not isinstance(old, dict) or (old.get("device_type"), old.get("profile")) != (perf["device_type"],
+                                                                                      perf["profile"]):
+        return new
+    commands = [c for c in str(old.get("command", "")).splitlines() if c and c != command]
+    return {**new, "methods": {**old.get("methods", {}), **perf["methods"]}, "command": "\n".join([*commands, command])}
+
+
 def write_perf(perf: dict[str, Any], json_path: Path, command: str) -> tuple[Path, Path]:
-    """Write ``json_path`` and the markdown beside it (same name, ``.md``); returns both paths."""
+    """Write ``json_path`` (merged with what it holds for the same device type and profile, see
+    :func:`merged`) and the markdown beside it (same name, ``.md``), atomically; returns both paths."""
+    whole = merged(perf, json_path, command)
     markdown_path = json_path.with_suffix(".md")
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps({**perf, "command": command}, indent=2) + "\n")
-    markdown_path.write_text(perf_markdown(perf, command))
+    write_atomically(json_path, lambda file: file.write((json.dumps(whole, indent=2) + "\n").encode()))
+    write_atomically(markdown_path, lambda file: file.write(perf_markdown(whole, whole["command"]).encode()))
     return json_path, markdown_path

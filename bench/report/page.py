@@ -81,7 +81,8 @@ def leaderboard_markdown(records: list[dict[str, Any]], figures: Mapping[str, Se
     lines = [
         "# galaxy-bench leaderboard", "",
         f"{len(ok)} finished runs, {len(records) - len(ok)} failed; profiles: {profiles}.", "",
-        f"Our numbers beside those of the paper *{reference.title}* (kept in `bench/reference/galaxalign.toml`). "
+        f"Our numbers beside those of the paper *{reference.title}* "
+        "(kept in `bench/report/reference/galaxalign.toml`). "
         "A cell reads `ours · paper · Δ`: our mean ± sample std over seeds (n seeds in brackets), the paper's "
         "value (± its std where it gives one) and Δ = ours − paper. A part that is missing has no run behind "
         "it: nothing is averaged over the runs that do exist. `Init random` means no pretrained weights were "

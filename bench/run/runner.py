@@ -7,6 +7,7 @@ import os
 import random
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from bench.eval.outputs import compute_outputs
 from bench.io.progress import console, progress_bar
 from bench.run import claims, provenance
 from bench.run.artifacts import from_outputs, save_artifacts
+from bench.run.eta import GridClock
 from bench.run.store import ResultStore
 
 
@@ -89,23 +91,29 @@ class Runner:
             raise loaded
         return loaded
 
-    def run(self, specs: list[RunSpec]) -> list[dict[str, Any]]:
+    def run(self, specs: list[RunSpec], estimates: Sequence[float | None] | None = None) -> list[dict[str, Any]]:
         """Run every spec not already done and not being run by another live process (see
-        bench.run.claims); returns the records of this call's runs."""
-        todo = [spec for spec in specs if not self.store.is_done(spec)]
+        bench.run.claims); returns the records of this call's runs. ``estimates`` (seconds per spec,
+        from bench.grid.plan) drive the time left the progress bar shows."""
+        todo = [(i, spec) for i, spec in enumerate(specs) if not self.store.is_done(spec)]
         if skipped := len(specs) - len(todo):
             console.print(f"{skipped} of {len(specs)} runs already done in {self.store.root}: skipped")
+        clock = GridClock([(estimates or [None] * len(specs))[i] for i, _ in todo])
         records = []
-        with progress_bar(transient=False) as bar:
-            grid = bar.add_task("grid", total=len(todo), status="")
-            for spec in todo:
-                bar.update(grid, status=f"{spec.method} {spec.dataset} f={spec.fraction:g} seed={spec.seed}")
+        with progress_bar(transient=False, eta=False) as bar:
+            grid = bar.add_task("grid", total=len(todo), status=clock.describe())
+            for index, (_, spec) in enumerate(todo):
+                cell = f"{spec.method} {spec.dataset} f={spec.fraction:g} seed={spec.seed}"
+                bar.update(grid, status=f"{clock.describe()} · {cell}")
                 record = self._run_claimed(spec)
-                if record is not None:
+                if record is None:
+                    clock.skip(index)
+                else:
+                    clock.finish(index, record["wall_seconds"])
                     records.append(record)
                     if record["status"] != "ok":
                         console.print(f"[red]failed[/] {_cell(spec)}: {record['error']}", soft_wrap=True)
-                bar.advance(grid)
+                bar.update(grid, advance=1, status=clock.describe())
         return records
 
     def _run_claimed(self, spec: RunSpec) -> dict[str, Any] | None:

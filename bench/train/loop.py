@@ -152,7 +152,7 @@ class TrainStep:
     """One optimiser step of the shared loop, the unit ``fit`` repeats and `bench perf` times.
 
     For a batch of indices into ``train``: gather the uint8 images (resident on the device when
-    they fit, see bench/device_data.py) and labels, preprocess and augment them on the device,
+    they fit, see bench/train/device_data.py) and labels, preprocess and augment them on the device,
     compute the objective's loss under bf16 autocast (CUDA), backward, AdamW (fused on CUDA),
     ``after_step``, then the warm-up + cosine schedule. None of this waits for the GPU (an
     objective's own loss may, e.g. by copying labels to the host).

@@ -1,7 +1,7 @@
 """Turn uint8 galaxy cutouts into model input, with galaxy-appropriate augmentation, on any device.
 
 One code path for the CPU and the GPU: the uint8 batch goes to the device (or already lives there,
-see bench/device_data.py) and everything else runs there on the whole batch. With augmentation,
+see bench/train/device_data.py) and everything else runs there on the whole batch. With augmentation,
 resizing, rotation and mirroring are one bilinear resampling (``grid_sample``); without it, the
 batch is resized with an antialiased bilinear filter. Normalisation is one fused multiply-add.
 """

@@ -7,7 +7,7 @@ optimiser, learning rate, weight decay or batch size; for those we follow the us
 fine-tuning open_clip models contrastively (AdamW, lr 1e-5, weight decay 0.1, linear warm-up
 then cosine decay, as in FLYP, Goyal et al. 2023, and WiSE-FT, Wortsman et al. 2022).
 
-The epoch budget, patience and batch size are the profile's (bench/profiles.py), the same for
+The epoch budget, patience and batch size are the profile's (bench/api/profiles.py), the same for
 every method of the bench: a stage trained to convergence gets at most ``profile.epochs`` epochs,
 so GalaxAlign's full variant trains ``stage1_epochs`` more than a baseline at most.
 

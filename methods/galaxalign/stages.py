@@ -1,4 +1,4 @@
-"""One training stage of GalaxAlign as an Objective of the shared loop (bench/train.py)."""
+"""One training stage of GalaxAlign as an Objective of the shared loop (bench/train/loop.py)."""
 
 from __future__ import annotations
 

@@ -85,7 +85,7 @@ def _table(raw: dict[str, Any]) -> PaperTable:
 
 @cache
 def load_reference(name: str = "galaxalign") -> Reference:
-    """The reference file ``bench/reference/<name>.toml``."""
+    """The reference file ``bench/report/reference/<name>.toml``."""
     raw = tomllib.loads(resources.files(__package__).joinpath(f"{name}.toml").read_text())
     tables = tuple(_table(table) for table in raw["tables"])
     figure = raw["figure6"]
