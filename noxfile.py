@@ -8,9 +8,10 @@ nox.options.reuse_existing_virtualenvs = True
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The CPU test suite (tiny models, synthetic data, no downloads)."""
+    """The CPU test suite (tiny models, synthetic data, no downloads) and its 15 slowest tests;
+    `nox -s tests -- -m "not slow"` is the fast lane."""
     session.install("-e", ".[dev]")
-    session.run("pytest", *session.posargs, env={"BENCH_NO_PROGRESS": "1"})
+    session.run("pytest", "--durations=15", *session.posargs, env={"BENCH_NO_PROGRESS": "1"})
 
 
 @nox.session
@@ -22,7 +23,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
-    session.run("mypy", "bench")
+    session.run("mypy", "bench", "baselines", "methods")
 
 
 @nox.session

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
 os.environ.setdefault("BENCH_NO_PROGRESS", "1")
 # Hugging Face reads its cache location once, at import: point it at an empty folder first.
@@ -47,3 +50,22 @@ def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache.mkdir()
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture
+def run_bench() -> Callable[[list[str]], Result]:
+    """Run one ``bench`` command in this process, in standalone mode as the ``bench`` script does:
+    ``run_bench(["list"])`` gives its ``exit_code``, ``stdout``, ``stderr`` and ``output`` (both). An
+    exception the app does not handle fails the test with its traceback."""
+    from bench.cli import app
+
+    def run(args: list[str]) -> Result:
+        return CliRunner().invoke(app, args, prog_name="bench", catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """The environment for a Python subprocess that imports what this process imports (this worktree's bench)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -58,6 +58,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, mo
     assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]
 
 
+@pytest.mark.slow
 def test_the_runner_saves_artifacts_that_reproduce_the_metrics(tmp_path: Path, plugin_methods: None) -> None:
     spec = RunSpec("tiny-convnet", "demo:20")
     [record] = Runner(RunSettings(results=tmp_path)).run([spec])

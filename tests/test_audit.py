@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from pathlib import Path
 
 import h5py
@@ -23,7 +22,6 @@ from bench.api.errors import BenchError
 from bench.api.method import BuildContext
 from bench.api.profiles import PROFILES
 from bench.audit.audit import MethodEmbedding, run_audit
-from bench.cli import main
 from bench.data import galaxy10
 from bench.data.demo import CLASS_NAMES, make_demo_images
 from bench.data.duplicates import cache as load_time
@@ -261,14 +259,6 @@ def test_groups_are_cached_under_the_data_file(
 # --- bench audit ------------------------------------------------------------------------------------
 
 
-def bench(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["bench", *args])
-    with pytest.raises(SystemExit) as done:
-        main()
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out, captured.err
-
-
 def write_folder(root: Path, images: np.ndarray) -> Path:
     for index, image in enumerate(images):
         folder = root / CLASS_NAMES[index % 10].replace(" ", "_")
@@ -278,14 +268,12 @@ def write_folder(root: Path, images: np.ndarray) -> Path:
 
 
 def test_bench_audit_reports_planted_duplicates(
-    galaxies: np.ndarray, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    galaxies: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_bench
 ) -> None:
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
     root = write_folder(tmp_path / "cutouts", plant(galaxies))
-    code, out, err = bench(
-        ["audit", "--dataset", "folder", "--data-path", str(root), "--out", str(tmp_path / "r")], capsys, monkeypatch
-    )
-    assert code == 0, err
+    result = run_bench(["audit", "--dataset", "folder", "--data-path", str(root), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.stderr
     audit = run_audit("folder", DataOptions(path=str(root)))
     counts = audit.counts()
     assert counts["duplicate groups"] == 5 and counts["images in groups"] == 11 and counts["exact duplicate pairs"] == 3
@@ -294,28 +282,23 @@ def test_bench_audit_reports_planted_duplicates(
     assert counts["groups with more than one class"] == 5  # copies were written into other classes' slots
     for name, value in counts.items():
         assert f"| {name} | {value:,} |" in (tmp_path / "r" / "audit_folder.md").read_text()
-        assert name in out
+        assert name in result.stdout
     report = (tmp_path / "r" / "audit_folder.md").read_text()
     assert "Unbarred_Loose_Spiral/017.png" in report and "![duplicate groups](audit_folder.png)" in report
     with Image.open(tmp_path / "r" / "audit_folder.png") as sheet:
         assert sheet.width >= 640 and sheet.height > 5 * 128
 
 
-def test_bench_audit_of_the_demo_set(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code, out, err = bench(["audit", "--dataset", "demo:5", "--out", str(tmp_path)], capsys, monkeypatch)
-    assert code == 0, err
+def test_bench_audit_of_the_demo_set(tmp_path: Path, run_bench) -> None:
+    result = run_bench(["audit", "--dataset", "demo:5", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.stderr
     assert "No duplicate groups." in (tmp_path / "audit_demo_5.md").read_text()
-    assert (tmp_path / "audit_demo_5.png").is_file() and "groups straddling train/test" in out
+    assert (tmp_path / "audit_demo_5.png").is_file() and "groups straddling train/test" in result.stdout
 
 
-def test_bench_audit_with_a_method_needs_its_pretrained_weights(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code, _, err = bench(
-        ["audit", "--dataset", "demo:3", "--method", "resnet18", "--out", str(tmp_path)], capsys, monkeypatch
-    )
-    assert code == 2 and "resnet18: no pretrained weights" in err and "\n" not in err.strip()
-    code, _, err = bench(["audit", "--dataset", "demo:3", "--threshold", "200"], capsys, monkeypatch)
-    assert code == 2 and "--threshold between 0 and 125" in err
+def test_bench_audit_with_a_method_needs_its_pretrained_weights(tmp_path: Path, run_bench) -> None:
+    result = run_bench(["audit", "--dataset", "demo:3", "--method", "resnet18", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "resnet18: no pretrained weights" in result.stderr
+    assert "\n" not in result.stderr.strip()
+    result = run_bench(["audit", "--dataset", "demo:3", "--threshold", "200"])
+    assert result.exit_code == 2 and "--threshold between 0 and 125" in result.stderr

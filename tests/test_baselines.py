@@ -65,6 +65,7 @@ TIMM_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("plugin", "arch", "parameter", "features"), TIMM_CASES, ids=["vit16", "mae", "resnet18", "resnet50"]
 )
@@ -89,6 +90,7 @@ def test_timm_checkpoint_loads_from_the_hub_cache(
     assert (method.prep.image_size, method.prep.mean, method.prep.std) == (224, published.mean, published.std)
 
 
+@pytest.mark.slow
 def test_dinov2_checkpoint_at_518_px_is_resampled_to_224(hub_cache: Path) -> None:
     """DINOv2's published position embeddings are for 518 px (37 x 37 patches); built at 224 px
     timm resamples them to 16 x 16, and every other weight arrives as saved."""
@@ -109,6 +111,7 @@ def test_dinov2_checkpoint_at_518_px_is_resampled_to_224(hub_cache: Path) -> Non
     assert method.prep.image_size == 224 and embed_one(method).shape == (1, 768)
 
 
+@pytest.mark.slow
 def test_msn_checkpoint_loads_through_transformers(hub_cache: Path) -> None:
     """facebook/vit-msn-base's layout: config.json, preprocessor_config.json and pytorch_model.bin
     with the 2022 key names (``encoder.layer.N.attention.attention.query``)."""
@@ -167,6 +170,7 @@ ZOOBOT_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("plugin", "config", "parameter", "features"), ZOOBOT_CASES, ids=["convnext", "maxvit"])
 def test_zoobot_hub_repo_loads_from_the_hub_cache(
     hub_cache: Path, plugin: type[BackboneClassifier], config: dict[str, Any], parameter: str, features: int
@@ -229,6 +233,7 @@ def test_missing_paper_weights_name_every_place_looked(name: str, hub_cache: Pat
 # --- tiny demo variants, end to end through the Runner -----------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BASELINES)
 def test_tiny_variant_trains_through_the_runner(name: str, tmp_path: Path) -> None:
     spec = RunSpec(name, "demo:20", overrides=(("epochs", 1),))
@@ -270,6 +275,7 @@ def test_head_dropout_acts_in_training_mode_only() -> None:
     assert torch.equal(model(images), model.head(images.flatten(1)))
 
 
+@pytest.mark.slow
 def test_finetune_sets_the_configs_head_dropout() -> None:
     splits = registry.load_dataset("demo:3", DataOptions())
     method = ZoobotConvNeXt()

@@ -214,6 +214,7 @@ def test_multi_positive_loss_matches_brute_force(labels: list[int]) -> None:
 # --- stages and variants -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_stage2_symbol_encoder_starts_as_the_stage1_image_encoder_then_diverges(
     splits: DatasetSplits, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -252,6 +253,7 @@ EXPECTED = {  # variant: (encoders updated, has a symbol encoder, loss terms, st
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(EXPECTED))
 def test_each_variant_trains_only_its_parts(
     variant: str, splits: DatasetSplits, monkeypatch: pytest.MonkeyPatch
@@ -286,6 +288,7 @@ def test_each_variant_trains_only_its_parts(
         assert report.best_val_score == details["val_macro_f1_by_rule"][rule]
 
 
+@pytest.mark.slow
 def test_full_runs_its_fixed_warmup_then_stage2_and_records_the_rule(splits: DatasetSplits) -> None:
     method = build(variant="full", stage1_epochs="2")
     report = method.finetune(splits.train, splits.val, tiny_cfg(epochs=2))
@@ -303,6 +306,7 @@ def test_full_runs_its_fixed_warmup_then_stage2_and_records_the_rule(splits: Dat
     assert torch.allclose(embedded.norm(dim=1), torch.ones(len(splits.test)), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_prediction_rule_is_chosen_on_validation(splits: DatasetSplits, monkeypatch: pytest.MonkeyPatch) -> None:
     method = build(variant="v1")
     method.finetune(splits.train, splits.val, tiny_cfg(epochs=1))
@@ -328,6 +332,7 @@ def test_the_prediction_rule_is_chosen_on_validation(splits: DatasetSplits, monk
     assert torch.allclose(method.predict(splits.test), image @ text.T * scale, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_without_validation_training_runs_its_epochs_and_predicts_by_text(splits: DatasetSplits) -> None:
     method = build(variant="v3")
     report = method.finetune(splits.train, None, tiny_cfg(epochs=2))
@@ -335,6 +340,7 @@ def test_without_validation_training_runs_its_epochs_and_predicts_by_text(splits
     assert method.rule == "text" and method.prototypes is not None and method.prototypes.shape == (10, 64)
 
 
+@pytest.mark.slow
 def test_the_temperature_is_clamped_as_in_clip(splits: DatasetSplits) -> None:
     method = build(variant="v2")
     with torch.no_grad():
@@ -346,6 +352,7 @@ def test_the_temperature_is_clamped_as_in_clip(splits: DatasetSplits) -> None:
     assert report.history[0]["logit_scale"] > 100  # the first step ran at the unclamped scale
 
 
+@pytest.mark.slow
 def test_scratch_is_random_init_whatever_the_run_init(tmp_path: Path) -> None:
     """Scratch builds without pretrained weights even where the run asks for them (and none exist)."""
     for profile in ("demo", "paper"):
@@ -388,6 +395,7 @@ def hub_cache() -> Iterator[Path]:
         shutil.rmtree(repo)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", [GalaxAlignViT16, GalaxAlignConvNeXt], ids=["vit16", "convnext"])
 def test_full_size_clip_loads_from_an_explicit_file_and_the_hub_cache(
     cls: type[GalaxAlign], tmp_path: Path, hub_cache: Path
@@ -446,6 +454,7 @@ def test_missing_clip_weights_name_the_hub_file_and_the_fix() -> None:
 # --- save, load and search -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_save_load_and_text_search(splits: DatasetSplits, tmp_path: Path) -> None:
     method = build(variant="v2")
     method.finetune(splits.train, splits.val, tiny_cfg(epochs=1))
@@ -478,6 +487,7 @@ def test_save_load_and_text_search(splits: DatasetSplits, tmp_path: Path) -> Non
 # --- end to end ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["galaxalign-vit16", "galaxalign-convnext"])
 def test_a_full_run_through_the_runner_writes_a_complete_record(method: str, tmp_path: Path) -> None:
     spec = RunSpec(method, "demo:20", variant="full", overrides=(("epochs", 1),))

@@ -20,10 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from bench.api.data import DataOptions
-from bench.cli import app
 from bench.report import page
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -38,9 +36,9 @@ def fake_figures(records: list[dict], results: Path, out_dir: Path, data: DataOp
 
 
 @pytest.fixture
-def board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_bench) -> str:
     monkeypatch.setattr(page, "draw_figures", fake_figures)
-    result = CliRunner().invoke(app, ["report", "--results", str(GOLDEN / "records"), "--out", str(tmp_path)])
+    result = run_bench(["report", "--results", str(GOLDEN / "records"), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "leaderboard.md").read_text()
     if os.environ.get("UPDATE_GOLDEN"):

@@ -1,25 +1,15 @@
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.api.data import DataOptions
 from bench.api.spec import RunSpec
-from bench.cli import main
 from bench.grid.estimate import from_records
 from bench.grid.plan import make_plan
 from bench.run.store import ResultStore
 
 RATES = {"train_images_per_s": 1000.0, "embed_images_per_s": 4000.0}
-
-
-def bench(args: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["bench", *args])
-    with pytest.raises(SystemExit) as done:
-        main()
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out + captured.err
 
 
 def perf_file(folder: Path, device_type: str = "cuda", methods: tuple[str, ...] = ("resnet18",)) -> Path:
@@ -67,46 +57,43 @@ def test_throughput_from_finished_records_of_the_same_device_and_profile() -> No
     assert from_records([record], "cpu", "demo") == {} and from_records([record], "cuda", "paper") == {}
 
 
-def test_cli_dry_run_of_the_paper_grid_on_cuda(tmp_path: Path, capsys, monkeypatch) -> None:
+def test_cli_dry_run_of_the_paper_grid_on_cuda(tmp_path: Path, run_bench) -> None:
     perf = perf_file(tmp_path, methods=("mae", "dinov2", "msn", "vit16", "resnet18", "resnet50",
                                         "galaxalign-vit16", "galaxalign-convnext", "zoobot-convnext"))
-    code, out = bench(["run", "--grid", "paper", "--profile", "paper", "--dry-run", "--device", "cuda",
-                       "--perf", str(perf), "--results", str(tmp_path / "results")], capsys, monkeypatch)
-    assert code == 0, out
-    assert "360 cells: 0 done" in out and "estimated time left on cuda" in out
-    assert "for the 354 of 360 cells" in out and "no estimate for zoobot-maxvit" in out
+    result = run_bench(["run", "--grid", "paper", "--profile", "paper", "--dry-run", "--device", "cuda",
+                        "--perf", str(perf), "--results", str(tmp_path / "results")])
+    assert result.exit_code == 0, result.output
+    assert "360 cells: 0 done" in result.output and "estimated time left on cuda" in result.output
+    assert "for the 354 of 360 cells" in result.output and "no estimate for zoobot-maxvit" in result.output
     assert not (tmp_path / "results").exists()  # nothing ran
 
 
-def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(
-    tmp_path: Path, capsys, monkeypatch
-) -> None:
+def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(tmp_path: Path, run_bench) -> None:
     results = tmp_path / "results"
     done = RunSpec("resnet18", "demo:60", seed=1)
     ResultStore(results).write(done, {"status": "ok", "spec": done.to_dict(), "metrics": {"classify": {},
                                                                                       "retrieve": {}}})
-    code, out = bench(["run", "--grid", "paper", "--profile", "demo", "--all-seeds", "--dry-run", "--results",
-                       str(results)], capsys, monkeypatch)
-    assert code == 0, out
-    assert "360 cells: 1 done" in out and "demo_mnist" in out
-    code, out = bench(["run", "--grid", "paper", "--all-seeds", "--shard", "1/4", "--dry-run", "--results",
-                       str(results)],
-                      capsys, monkeypatch)
-    assert "90 cells" in out
+    result = run_bench(["run", "--grid", "paper", "--profile", "demo", "--all-seeds", "--dry-run", "--results",
+                        str(results)])
+    assert result.exit_code == 0, result.output
+    assert "360 cells: 1 done" in result.output and "demo_mnist" in result.output
+    result = run_bench(["run", "--grid", "paper", "--all-seeds", "--shard", "1/4", "--dry-run", "--results",
+                        str(results)])
+    assert "90 cells" in result.output
 
 
-def test_cli_grids_lists_the_shipped_grids(capsys, monkeypatch) -> None:
-    code, out = bench(["grids"], capsys, monkeypatch)
-    assert code == 0
+def test_cli_grids_lists_the_shipped_grids(run_bench) -> None:
+    result = run_bench(["grids"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
     for name, count in (("table2", 60), ("table3", 60), ("fig6", 288), ("table4", 72), ("paper", 360)):
-        assert any(line.split("│")[1:3] == [f" {name} ".ljust(8), f" {count} ".ljust(7)] for line in out.splitlines())
+        assert any(line.split("│")[1:3] == [f" {name} ".ljust(8), f" {count} ".ljust(7)] for line in lines)
 
 
-def test_cli_refuses_cell_flags_with_a_grid_and_a_missing_perf_file(tmp_path: Path, capsys, monkeypatch) -> None:
-    code, out = bench(["run", "--grid", "table2", "--seeds", "0", "--dry-run"], capsys, monkeypatch)
-    assert code == 2 and "--seeds cannot be combined with --grid" in out
-    code, out = bench(["run", "--grid", "table2", "--dry-run", "--perf", str(tmp_path / "no.json")], capsys,
-                      monkeypatch)
-    assert code == 2 and "does not exist" in out
-    code, out = bench(["run", "--shard", "2/2", "--dry-run"], capsys, monkeypatch)
-    assert code == 2 and "--shard '2/2' is not INDEX/COUNT" in out
+def test_cli_refuses_cell_flags_with_a_grid_and_a_missing_perf_file(tmp_path: Path, run_bench) -> None:
+    result = run_bench(["run", "--grid", "table2", "--seeds", "0", "--dry-run"])
+    assert result.exit_code == 2 and "--seeds cannot be combined with --grid" in result.output
+    result = run_bench(["run", "--grid", "table2", "--dry-run", "--perf", str(tmp_path / "no.json")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = run_bench(["run", "--shard", "2/2", "--dry-run"])
+    assert result.exit_code == 2 and "--shard '2/2' is not INDEX/COUNT" in result.output

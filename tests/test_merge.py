@@ -1,12 +1,10 @@
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
-from bench.cli import main
 from bench.run.merge import merge
 from bench.run.store import ResultStore
 
@@ -70,14 +68,10 @@ def test_unreadable_records_are_skipped_and_bad_directories_refused(tmp_path: Pa
         merge([a], a)
 
 
-def test_cli_merge_reports_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_merge_reports_counts(tmp_path: Path, run_bench) -> None:
     put(tmp_path / "a", 0)
     put(tmp_path / "b", 1)
-    monkeypatch.setattr(sys, "argv", ["bench", "merge", str(tmp_path / "a"), str(tmp_path / "b"),
-                                      "--into", str(tmp_path / "into")])
-    with pytest.raises(SystemExit) as done:
-        main()
-    assert done.value.code == 0
-    assert "copied 2, replaced 0, kept 0, conflicts 0" in capsys.readouterr().err
+    result = run_bench(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--into", str(tmp_path / "into")])
+    assert result.exit_code == 0
+    assert "copied 2, replaced 0, kept 0, conflicts 0" in result.stderr
     assert len(list(ResultStore(tmp_path / "into").records())) == 2

@@ -14,14 +14,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
-from typer.testing import CliRunner
 
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.method import BuildContext, FinetuneConfig
 from bench.api.profiles import PROFILES
 from bench.api.registry import create_method
 from bench.api.weights import ResolvedWeights
-from bench.cli import app
 from bench.perf.flops import count_flops, mfu
 from bench.perf.measure import synthetic_data
 from bench.perf.peaks import gpu_peak, measured_cpu_peak
@@ -186,6 +184,7 @@ def tiny_objective() -> Objective:
 CFG = FinetuneConfig(epochs=1, batch_size=8, lr=1e-2, weight_decay=0.0)
 
 
+@pytest.mark.slow
 def test_train_step_loss_is_the_previous_pipelines(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fast path (resident data gathered by index, fused resample + normalise) against the loop as it
     was (host reads, scale/rotate/normalise in three passes): the same losses, step after step."""
@@ -209,6 +208,7 @@ def test_train_step_loss_is_the_previous_pipelines(monkeypatch: pytest.MonkeyPat
         assert float(ours.detach()) == pytest.approx(float(theirs.detach()), rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_fit_inside_capture_trains_nothing_and_hands_over_its_objective() -> None:
     objective = tiny_objective()
     objective = Objective(objective.module, iter(list(objective.parameters)), objective.loss, None)  # one-shot
@@ -348,11 +348,10 @@ def test_perf_files_hold_the_numbers_the_device_and_the_command(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_bench_perf_measures_a_tiny_model_against_the_reference(tmp_path: Path) -> None:
+def test_bench_perf_measures_a_tiny_model_against_the_reference(tmp_path: Path, run_bench) -> None:
     out = tmp_path / "perf.json"
-    result = CliRunner().invoke(app, ["perf", "--methods", "resnet18", "--profile", "demo", "--device", "cpu",
-                                      "--steps", "2", "--warmup", "1", "--images", "16", "--batch-size", "8",
-                                      "--out", str(out)])
+    result = run_bench(["perf", "--methods", "resnet18", "--profile", "demo", "--device", "cpu", "--steps", "2",
+                        "--warmup", "1", "--images", "16", "--batch-size", "8", "--out", str(out)])
     assert result.exit_code == 0, result.output
     perf = json.loads(out.read_text())
     assert (perf["device_type"], perf["profile"]) == ("cpu", "demo")

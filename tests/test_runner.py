@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bench.api.spec import RunSpec
 from bench.run.runner import Runner, RunSettings
 from bench.run.store import ResultStore
@@ -18,6 +20,7 @@ def spec(method: str = "resnet18", seed: int = 0, **fields: object) -> RunSpec:
     return RunSpec(method=method, dataset="demo:20", seed=seed, **fields)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_run_writes_a_complete_record(tmp_path: Path) -> None:
     [record] = Runner(RunSettings(results=tmp_path)).run([spec()])
     assert record["status"] == "ok", record.get("error")
@@ -32,6 +35,7 @@ def test_a_run_writes_a_complete_record(tmp_path: Path) -> None:
     assert saved["metrics"] == record["metrics"]
 
 
+@pytest.mark.slow
 def test_finished_runs_are_skipped(tmp_path: Path) -> None:
     runner = Runner(RunSettings(results=tmp_path))
     runner.run([spec()])
@@ -43,6 +47,7 @@ def test_finished_runs_are_skipped(tmp_path: Path) -> None:
     assert not ResultStore(tmp_path).is_done(spec(overrides=(("epochs", 2),)))  # other settings: not done
 
 
+@pytest.mark.slow
 def test_a_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path: Path, plugin_methods: None) -> None:
     records = Runner(RunSettings(results=tmp_path / "results")).run(
         [spec("exploding-net"), spec("resnet18", variant="nope"), spec("tiny-convnet")]
@@ -60,6 +65,7 @@ def test_a_missing_dataset_fails_its_cells_with_the_fix(tmp_path: Path) -> None:
     assert "BENCH_DATA_DIR" in record["error"]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_grid_then_rerun_finishes_without_redoing(tmp_path: Path) -> None:
     results = tmp_path / "results"
     command = [

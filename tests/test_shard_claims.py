@@ -97,6 +97,7 @@ def place_claim(store: ResultStore, cell: RunSpec, pid: int, host: str | None = 
     return path
 
 
+@pytest.mark.slow
 def test_a_cell_claimed_by_a_live_process_is_skipped(tmp_path: Path, plugin_methods: None, live_pid: int) -> None:
     store = ResultStore(tmp_path)
     here = place_claim(store, spec(0), live_pid)
@@ -108,6 +109,7 @@ def test_a_cell_claimed_by_a_live_process_is_skipped(tmp_path: Path, plugin_meth
     assert here.exists() and elsewhere.exists() and not store.path_for(spec(0)).exists()
 
 
+@pytest.mark.slow
 def test_stale_claims_are_taken_over_and_released(tmp_path: Path, plugin_methods: None) -> None:
     store = ResultStore(tmp_path)
     dead = place_claim(store, spec(0), dead_pid())

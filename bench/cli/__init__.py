@@ -8,15 +8,33 @@ Importing this package imports no torch: every command imports what it needs whe
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from bench.api import registry
 from bench.api.errors import BenchError
 from bench.cli import catalog, data, perf, results, run, weights
 from bench.io.progress import console
 
-app = typer.Typer(help="Benchmark pretrained vision models on galaxy morphology.", no_args_is_help=True)
+
+class BenchGroup(TyperGroup):
+    """The top-level command group. Typer reports usage errors itself (its usage line, exit 2); a
+    user-facing error of the library becomes one red line and exit code 2, whether the app runs as
+    the ``bench`` script or under a test's CliRunner."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except BenchError as error:
+            console.print(f"[red]error:[/] {error}", soft_wrap=True)
+            sys.exit(2)
+
+
+app = typer.Typer(
+    cls=BenchGroup, help="Benchmark pretrained vision models on galaxy morphology.", no_args_is_help=True
+)
 app.command("list")(catalog.list_command)
 app.command("grids")(catalog.grids_command)
 app.command("run")(run.run)
@@ -39,10 +57,5 @@ for problem in registry.register_plugin_commands(app):
 
 
 def main() -> None:
-    """Entry point. Typer reports usage errors itself (its usage line, exit 2); a user-facing error
-    of the library becomes one red line and exit code 2."""
-    try:
-        app()
-    except BenchError as error:
-        console.print(f"[red]error:[/] {error}", soft_wrap=True)
-        sys.exit(2)
+    """Entry point (the ``bench`` script): the app in standalone mode, which exits with its exit code."""
+    app()
