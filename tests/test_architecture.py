@@ -39,21 +39,23 @@ def is_type_checking(test: ast.expr) -> bool:
     return getattr(test, "id", getattr(test, "attr", None)) == "TYPE_CHECKING"
 
 
-def runtime_imports(node: ast.AST, *, in_functions: bool) -> Iterator[ast.Import | ast.ImportFrom]:
-    """The import statements under ``node`` that can run: not those under ``if TYPE_CHECKING:``, and
-    those inside functions only with ``in_functions``."""
+def runtime_imports(
+    node: ast.AST, *, in_functions: bool, typing_too: bool = False
+) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The import statements under ``node`` that can run (those under ``if TYPE_CHECKING:`` only with
+    ``typing_too``; those inside functions only with ``in_functions``)."""
     if isinstance(node, ast.Import | ast.ImportFrom):
         yield node
     elif in_functions or not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        typing_only = isinstance(node, ast.If) and is_type_checking(node.test)
+        typing_only = not typing_too and isinstance(node, ast.If) and is_type_checking(node.test)
         for child in node.orelse if typing_only else ast.iter_child_nodes(node):
-            yield from runtime_imports(child, in_functions=in_functions)
+            yield from runtime_imports(child, in_functions=in_functions, typing_too=typing_too)
 
 
-def imported_modules(path: Path, *, in_functions: bool) -> Iterator[str]:
+def imported_modules(path: Path, *, in_functions: bool, typing_too: bool = False) -> Iterator[str]:
     """Dotted names the runtime imports of ``path`` name (``from a import b`` names ``a`` and ``a.b``)."""
     module = path.relative_to(ROOT).with_suffix("").parts  # a package's own module ends in "__init__"
-    for node in runtime_imports(ast.parse(path.read_text()), in_functions=in_functions):
+    for node in runtime_imports(ast.parse(path.read_text()), in_functions=in_functions, typing_too=typing_too):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
             continue
@@ -65,12 +67,12 @@ def imported_modules(path: Path, *, in_functions: bool) -> Iterator[str]:
 
 
 def subpackage_graph() -> dict[str, set[str]]:
-    """Sub-package of bench/ -> the other sub-packages its modules import, at module or function level
-    (not under ``if TYPE_CHECKING:``: bench/api/task.py names bench.eval's ModelOutputs for types only)."""
+    """Sub-package of bench/ -> the other sub-packages its modules import, at module or function level,
+    for types only (under ``if TYPE_CHECKING:``) too."""
     graph: dict[str, set[str]] = {name: set() for name in SUBPACKAGES}
     for name in SUBPACKAGES:
         for path in (ROOT / "bench" / name).rglob("*.py"):
-            for imported in imported_modules(path, in_functions=True):
+            for imported in imported_modules(path, in_functions=True, typing_too=True):
                 parts = imported.split(".")
                 if parts[0] == "bench" and len(parts) > 1 and parts[1] in graph and parts[1] != name:
                     graph[name].add(parts[1])

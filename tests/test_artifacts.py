@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 
 from bench.api.spec import RunSpec
-from bench.eval.outputs import ModelOutputs
+from bench.api.task import ModelOutputs
 from bench.run import artifacts
 from bench.run.artifacts import RunArtifacts, artifacts_of, from_outputs, load_artifacts, save_artifacts
 from bench.run.runner import Runner, RunSettings

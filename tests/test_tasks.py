@@ -10,7 +10,8 @@ from sklearn.metrics import accuracy_score, average_precision_score, confusion_m
 
 from bench.api import registry
 from bench.api.data import ArraySource, GalaxyData
-from bench.eval.outputs import ModelOutputs, compute_outputs
+from bench.api.task import ModelOutputs
+from bench.eval.outputs import compute_outputs
 
 NUM_CLASSES, N = 4, 40
 

@@ -12,10 +12,28 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
 
-    from bench.eval.outputs import ModelOutputs
+Output = Literal["embeddings", "scores"]  # fields of ModelOutputs
 
-Output = Literal["embeddings", "scores"]  # fields of bench.eval.outputs.ModelOutputs
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """A model's outputs on the test split, row i for test image i; None where no task needed them."""
+
+    embeddings: torch.Tensor | None = None  # (N, D) L2-normalised
+    scores: torch.Tensor | None = None  # (N, C) class scores
+
+    @property
+    def predicted(self) -> torch.Tensor | None:
+        return None if self.scores is None else self.scores.argmax(dim=1)
+
+    def require(self, name: str) -> torch.Tensor:
+        """The named output; a missing one is a bug in the caller, not user input."""
+        value = getattr(self, name)
+        if value is None:
+            raise ValueError(f"the test outputs have no {name}: compute them with compute_outputs(..., tasks)")
+        return value
 
 
 @dataclass(frozen=True)

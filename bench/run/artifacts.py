@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from bench.api.spec import RunSpec
-from bench.eval.outputs import ModelOutputs
+from bench.api.task import ModelOutputs
 from bench.io.atomic import write_atomically
 from bench.run.store import ResultStore
 

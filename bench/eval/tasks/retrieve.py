@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bench.api.task import Metric, Task
+from bench.api.task import Metric, ModelOutputs, Task
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from bench.eval.outputs import ModelOutputs
 
 
 def evaluate(outputs: ModelOutputs, labels: np.ndarray) -> dict[str, Any]:
