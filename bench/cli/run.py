@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.cli.common import parse_pairs, split_list, stdout, table
 from bench.io.progress import console
+
+if TYPE_CHECKING:
+    from bench.run.record import RunRecord
 
 
 def run(
@@ -87,7 +90,7 @@ def run(
     console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
     records = Runner(settings).run(specs)
     stdout.print(results_table(records))
-    if any(r["status"] != "ok" for r in records):
+    if any(r.status != "ok" for r in records):
         raise typer.Exit(1)
 
 
@@ -121,13 +124,13 @@ def _print_plan(specs: list[Any], settings: Any, perf: Path | None) -> None:
         stdout.print(line, soft_wrap=True)
 
 
-def results_table(records: list[dict[str, Any]]) -> Table:
+def results_table(records: list[RunRecord]) -> Table:
     headers = ["method", "dataset", "variant", "fraction", "seed", "status",
                "accuracy", "macro_f1", "map@5", "map", "img/s", "seconds"]
     rows = []
     for r in records:
-        spec, flat = r["spec"], {k: v for task in r.get("metrics", {}).values() for k, v in task.items()}
-        rows.append([spec["method"], spec["dataset"], spec["variant"], f"{spec['fraction']:g}", str(spec["seed"]),
-                     r["status"], *(f"{flat[m]:.4f}" if m in flat else "" for m in headers[6:10]),
-                     f"{r.get('train_images_per_s', 0):.0f}", f"{r['wall_seconds']:.0f}"])
+        spec, flat = r.spec, {k: v for task in r.metrics.values() for k, v in task.items()}
+        rows.append([spec.method, spec.dataset, spec.variant, f"{spec.fraction:g}", str(spec.seed),
+                     r.status, *(f"{flat[m]:.4f}" if m in flat else "" for m in headers[6:10]),
+                     f"{r.train_images_per_s or 0:.0f}", f"{r.wall_seconds:.0f}"])
     return table("This run", headers, rows)

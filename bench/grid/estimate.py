@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from bench.api import registry
 from bench.api.data import DataOptions, SplitSizes
 from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
+from bench.run.record import RunRecord
 from bench.run.runner import finetune_config
 
 DEFAULT_PERF_FILE = Path("reports/perf.json")
@@ -76,7 +76,7 @@ def from_perf_file(path: Path, device: str, profile: str) -> tuple[dict[str, Thr
     return found, None
 
 
-def from_records(records: Iterable[dict[str, Any]], device: str, profile: str) -> dict[str, Throughput]:
+def from_records(records: Iterable[RunRecord], device: str, profile: str) -> dict[str, Throughput]:
     """Throughput per method pooled over finished full fine-tunes on ``device`` (a type) under ``profile``.
 
     Evaluation throughput counts the validation passes and one test pass per task against the
@@ -84,21 +84,25 @@ def from_records(records: Iterable[dict[str, Any]], device: str, profile: str) -
     """
     totals: dict[str, list[float]] = {}  # method -> [train images, train s, eval images, eval s, runs]
     for record in records:
-        spec, fit, data = record.get("spec", {}), record.get("fit", {}), record.get("data", {})
+        spec, fit, data, environment = record.spec, record.fit, record.data, record.environment
         if (
-            record.get("status") != "ok"
-            or spec.get("profile") != profile
-            or spec.get("adapt", "full") != "full"
-            or device_type(str(record.get("environment", {}).get("device", ""))) != device
+            record.status != "ok"
+            or spec.profile != profile
+            or spec.adapt != "full"
+            or environment is None
+            or device_type(str(environment.get("device", ""))) != device
+            or fit is None
+            or data is None
+            or record.wall_seconds is None
         ):
             continue
         try:
-            eval_images = data["val"] * fit["epochs_run"] + data["test"] * len(spec.get("tasks", ()))
-            eval_seconds = record["wall_seconds"] - fit["train_seconds"]
+            eval_images = data.val * fit["epochs_run"] + data.test * len(spec.tasks)
+            eval_seconds = record.wall_seconds - fit["train_seconds"]
             numbers = (float(fit["train_images"]), float(fit["train_seconds"]), float(eval_images), eval_seconds)
-        except (KeyError, TypeError):
+        except (KeyError, TypeError):  # a fit without these numbers
             continue
-        pooled = totals.setdefault(spec["method"], [0.0, 0.0, 0.0, 0.0, 0.0])
+        pooled = totals.setdefault(spec.method, [0.0, 0.0, 0.0, 0.0, 0.0])
         for i, value in enumerate((*numbers, 1.0)):
             pooled[i] += value
     return {

@@ -58,7 +58,7 @@ def _state(spec: RunSpec, store: ResultStore) -> str:
     if claims.live_holder(path) is not None:
         return "running"
     record = store.load(spec)
-    return "failed" if record is not None and record.get("status") == "failed" else "to run"
+    return "failed" if record is not None and record.status == "failed" else "to run"
 
 
 def plan_table(plan: Plan) -> Table:
