@@ -15,6 +15,7 @@ from bench.api.spec import RunSpec
 from bench.api.task import ModelOutputs
 from bench.run import artifacts
 from bench.run.artifacts import RunArtifacts, artifacts_of, from_outputs, load_artifacts, save_artifacts
+from bench.run.record import RunRecord
 from bench.run.runner import Runner, RunSettings
 
 
@@ -61,11 +62,12 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, mo
 @pytest.mark.slow
 def test_the_runner_saves_artifacts_that_reproduce_the_metrics(tmp_path: Path, plugin_methods: None) -> None:
     spec = RunSpec("tiny-convnet", "demo:20")
-    [record] = Runner(RunSettings(results=tmp_path)).run([spec])
+    [run] = Runner(RunSettings(results=tmp_path)).run([spec])
+    record = run.to_dict()
     assert record["status"] == "ok", record.get("error")
     assert record["artifacts"] == f"{spec.run_id}.npz"
     assert json.loads(next(tmp_path.glob("*/*/*.json")).read_text())["artifacts"] == record["artifacts"]
-    saved = artifacts_of(record, tmp_path)
+    saved = artifacts_of(run, tmp_path)
     assert saved is not None and saved.predicted is not None and saved.embeddings is not None
     assert len(saved.labels) == record["data"]["test"] and saved.embeddings.shape[0] == len(saved.labels)
     np.testing.assert_array_equal(saved.indices, np.arange(record["data"]["test"]))
@@ -79,6 +81,7 @@ def test_the_runner_saves_artifacts_that_reproduce_the_metrics(tmp_path: Path, p
 
 
 def test_a_record_without_artifacts_has_none(tmp_path: Path) -> None:
-    record = {"spec": RunSpec("resnet18", "demo").to_dict(), "artifacts": "gone.npz"}
+    spec = RunSpec("resnet18", "demo")
+    record = RunRecord(run_id=spec.run_id, spec=spec, status="failed", artifacts="gone.npz")
     assert artifacts_of(record, tmp_path) is None
-    assert artifacts_of({"spec": record["spec"]}, tmp_path) is None
+    assert artifacts_of(RunRecord(run_id=spec.run_id, spec=record.spec, status="failed"), tmp_path) is None

@@ -237,7 +237,7 @@ def test_missing_paper_weights_name_every_place_looked(name: str, hub_cache: Pat
 @pytest.mark.parametrize("name", BASELINES)
 def test_tiny_variant_trains_through_the_runner(name: str, tmp_path: Path) -> None:
     spec = RunSpec(name, "demo:20", overrides=(("epochs", 1),))
-    [record] = Runner(RunSettings(results=tmp_path)).run([spec])
+    [record] = [run.to_dict() for run in Runner(RunSettings(results=tmp_path)).run([spec])]
     assert record["status"] == "ok", record.get("error")
     assert record["weights"]["init"] == "random" and record["spec"]["profile"] == "demo"
     assert set(record["metrics"]) == {"classify", "retrieve"}

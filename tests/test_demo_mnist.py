@@ -55,7 +55,8 @@ def test_galaxalign_has_prompts_and_symbols_for_its_classes() -> None:
 @pytest.mark.slow
 def test_resnet18_runs_on_it(tmp_path) -> None:
     fast = (("batch_size", 16), ("epochs", 1))
-    [record] = Runner(RunSettings(results=tmp_path)).run([RunSpec("resnet18", "demo_mnist:10", overrides=fast)])
+    [run] = Runner(RunSettings(results=tmp_path)).run([RunSpec("resnet18", "demo_mnist:10", overrides=fast)])
+    record = run.to_dict()
     assert record["status"] == "ok", record.get("error")
     assert record["data"]["class_names"] == list(galaxy_mnist.CLASS_NAMES) and record["data"]["test"] == 8
     assert 0 <= record["metrics"]["classify"]["macro_f1"] <= 1 and 0 <= record["metrics"]["retrieve"]["map"] <= 1

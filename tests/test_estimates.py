@@ -16,12 +16,14 @@ from bench.grid.estimate import cell_key, cell_times, from_timings_file, write_t
 from bench.grid.plan import make_plan
 from bench.perf.report import write_perf
 from bench.run.eta import GridClock
+from bench.run.record import RunData, RunRecord
 from bench.run.store import ResultStore
 
 
-def record(spec: RunSpec, seconds: float, device: str = "cpu", status: str = "ok") -> dict[str, Any]:
-    return {"status": status, "spec": spec.to_dict(), "wall_seconds": seconds, "environment": {"device": device},
-            "metrics": {"classify": {}, "retrieve": {}}}
+def record(spec: RunSpec, seconds: float, device: str = "cpu", status: str = "ok") -> RunRecord:
+    return RunRecord(run_id=spec.run_id, spec=spec, status=status, wall_seconds=seconds,  # type: ignore[arg-type]
+                     environment={"device": device}, metrics={"classify": {}, "retrieve": {}},
+                     data=RunData(protocol="p", train=10, train_full=10, val=2, test=2))
 
 
 def test_cell_times_pool_the_seeds_of_a_cell_on_one_device_type() -> None:
@@ -30,10 +32,10 @@ def test_cell_times_pool_the_seeds_of_a_cell_on_one_device_type() -> None:
             record(RunSpec("resnet18", "demo", seed=3), 50.0, device="cuda:0"),
             record(RunSpec("resnet18", "demo", fraction=0.5), 3.0)]
     times = cell_times(runs, "cpu")
-    full = times[cell_key(RunSpec("resnet18", "demo", seed=7).to_dict())]
+    full = times[cell_key(RunSpec("resnet18", "demo", seed=7))]
     assert (full.seconds, full.runs) == (12.0, 2)
-    assert times[cell_key(RunSpec("resnet18", "demo", fraction=0.5).to_dict())].seconds == 3.0
-    assert cell_times(runs, "cuda")[cell_key(RunSpec("resnet18", "demo").to_dict())].seconds == 50.0
+    assert times[cell_key(RunSpec("resnet18", "demo", fraction=0.5))].seconds == 3.0
+    assert cell_times(runs, "cuda")[cell_key(RunSpec("resnet18", "demo"))].seconds == 50.0
 
 
 def test_the_timings_file_round_trips(tmp_path: Path) -> None:
@@ -47,7 +49,7 @@ def test_the_timings_file_round_trips(tmp_path: Path) -> None:
 def test_a_plan_takes_finished_runs_of_the_cell_first_then_the_timings_file(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "results")
     done = RunSpec("resnet18", "demo:20", seed=0)
-    store.write(done, record(done, 30.0))
+    store.write(record(done, 30.0))
     timings = write_timings([record(RunSpec("vit16", "demo:20", seed=0), 40.0),
                              record(RunSpec("resnet18", "demo:20", seed=5), 1000.0)], tmp_path / "timings.json")
     specs = [RunSpec("resnet18", "demo:20", seed=1), RunSpec("vit16", "demo:20", seed=1),

@@ -20,13 +20,14 @@ from bench.report.figures.pca_grid import grid_assignment
 from bench.report.figures.retrieval import queries, top_matches
 from bench.report.figures.select import Run, featured_run, representative_runs
 from bench.run.artifacts import RunArtifacts, save_artifacts
+from bench.run.record import RunData, RunRecord
 from bench.run.store import ResultStore
 
 DATASET = "demo:20"
 CORRECT = {"resnet18": 0.4, "vit16": 0.9}  # how often a fake run predicts the true class
 
 
-def fake_run(results: Path, labels: np.ndarray, class_names: list[str], method: str, **spec_fields: Any) -> dict:
+def fake_run(results: Path, labels: np.ndarray, class_names: list[str], method: str, **spec_fields: Any) -> RunRecord:
     """A finished record whose artifacts hold embeddings clustered by class, as the runner would save it."""
     spec = RunSpec(method, spec_fields.pop("dataset", DATASET), **spec_fields)
     rng = np.random.default_rng(zlib.crc32(spec.run_id.encode() + method.encode()))
@@ -40,7 +41,7 @@ def fake_run(results: Path, labels: np.ndarray, class_names: list[str], method: 
     confusion = np.zeros((len(class_names),) * 2, int)
     np.add.at(confusion, (labels, predicted), 1)
     accuracy = float(np.mean(labels == predicted))
-    return {
+    return RunRecord.model_validate({
         "status": "ok",
         "run_id": spec.run_id,
         "spec": spec.to_dict(),
@@ -48,8 +49,9 @@ def fake_run(results: Path, labels: np.ndarray, class_names: list[str], method: 
         "metrics": {
             "classify": {"accuracy": accuracy, "macro_f1": accuracy - 0.05, "confusion_matrix": confusion.tolist()}
         },
-        "data": {"class_names": class_names, "test": len(labels)},
-    }
+        "data": {"class_names": class_names, "test": len(labels), "protocol": "p", "train": 0, "train_full": 0,
+                 "val": 0},
+    })
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,8 @@ def grid(tmp_path_factory: pytest.TempPathFactory, demo_test: tuple[np.ndarray, 
         for seed in (0, 1)
     ]
     records.append(fake_run(results, labels, names, "resnet18", fraction=1.0, seed=0, adapt="linear"))
-    records.append({"status": "failed", "spec": RunSpec("vit16", DATASET, seed=2).to_dict(), "error": "boom"})
+    failed = RunSpec("vit16", DATASET, seed=2)
+    records.append(RunRecord(run_id=failed.run_id, spec=failed, status="failed", error="boom"))
     return records, results
 
 
@@ -125,41 +128,41 @@ def test_a_different_test_split_skips_the_thumbnail_figures(
 
 def test_representative_runs_are_seed_0_full_data_full_adaptation(grid: tuple[list, Path]) -> None:
     records, results = grid
-    finished = [r for r in records if r["status"] == "ok"]
+    finished = [r for r in records if r.status == "ok"]
     runs = representative_runs(finished, results)
     assert [run.method for run in runs] == ["resnet18", "vit16"]
-    assert all(run.record["spec"] | {"method": "x"} == RunSpec("x", DATASET).to_dict() for run in runs)
+    assert all(run.record.spec.to_dict() | {"method": "x"} == RunSpec("x", DATASET).to_dict() for run in runs)
     assert all(run.has_embeddings for run in runs)
-    later_seeds = [r for r in finished if r["spec"]["seed"] == 1]
-    assert {run.record["spec"]["seed"] for run in representative_runs(later_seeds, results)} == {1}
+    later_seeds = [r for r in finished if r.spec.seed == 1]
+    assert {run.record.spec.seed for run in representative_runs(later_seeds, results)} == {1}
 
 
 def test_featured_run_prefers_galaxalign_then_accuracy() -> None:
     artifacts = RunArtifacts(np.arange(2), np.zeros(2, int), np.zeros((2, 3), np.float16))
 
+    def record(method: str, metrics: dict[str, Any]) -> RunRecord:
+        data = RunData(protocol="p", train=2, train_full=2, val=2, test=2)
+        return RunRecord(run_id="r", spec=RunSpec(method, DATASET), status="ok", metrics=metrics, data=data)
+
     def run(method: str, accuracy: float) -> Run:
-        return Run({"spec": {"method": method}, "metrics": {"classify": {"accuracy": accuracy}}}, artifacts)
+        return Run(record(method, {"classify": {"accuracy": accuracy}}), artifacts)
 
     assert featured_run([run("a", 0.5), run("b", 0.9)]).method == "b"  # type: ignore[union-attr]
     assert featured_run([run("b", 0.9), run("galaxalign-vit16", 0.1)]).method == "galaxalign-vit16"  # type: ignore[union-attr]
-    assert featured_run([Run({"spec": {"method": "a"}, "metrics": {}}, None)]) is None
+    assert featured_run([Run(record("a", {}), None)]) is None
 
 
 def test_fig6_needs_two_fractions_and_averages_over_seeds(grid: tuple[list, Path], tmp_path: Path) -> None:
     from bench.report.figures import fraction_curve
 
-    records = [r for r in grid[0] if r["status"] == "ok"]
+    records = [r for r in grid[0] if r.status == "ok"]
     summary = f1_by_fraction(records)
     cell = summary[(summary.method == "vit16") & (summary.fraction == 0.1)]
-    values = [
-        r["metrics"]["classify"]["macro_f1"]
-        for r in records
-        if r["spec"]["method"] == "vit16" and r["spec"]["fraction"] == 0.1
-    ]
+    values = [r.metrics["classify"]["macro_f1"] for r in records if r.spec.method == "vit16" and r.spec.fraction == 0.1]
     assert cell["mean"].item() == pytest.approx(np.mean(values))
     assert cell["std"].item() == pytest.approx(np.std(values, ddof=1))
     assert cell["count"].item() == 2
-    full_only = [r for r in records if r["spec"]["fraction"] == 1.0]
+    full_only = [r for r in records if r.spec.fraction == 1.0]
     assert fraction_curve.plot(full_only, DATASET, tmp_path / "f.png") is None
 
 

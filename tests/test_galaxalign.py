@@ -491,7 +491,7 @@ def test_save_load_and_text_search(splits: DatasetSplits, tmp_path: Path) -> Non
 @pytest.mark.parametrize("method", ["galaxalign-vit16", "galaxalign-convnext"])
 def test_a_full_run_through_the_runner_writes_a_complete_record(method: str, tmp_path: Path) -> None:
     spec = RunSpec(method, "demo:20", variant="full", overrides=(("epochs", 1),))
-    [record] = Runner(RunSettings(results=tmp_path)).run([spec])
+    [record] = [run.to_dict() for run in Runner(RunSettings(results=tmp_path)).run([spec])]
     assert record["status"] == "ok", record.get("error")
     assert set(record["metrics"]) == {"classify", "retrieve"}
     assert 0.0 <= record["metrics"]["classify"]["accuracy"] <= 1.0

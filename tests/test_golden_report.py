@@ -23,11 +23,12 @@ import pytest
 
 from bench.api.data import DataOptions
 from bench.report import page
+from bench.run.record import RunRecord
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def fake_figures(records: list[dict], results: Path, out_dir: Path, data: DataOptions) -> dict[str, list[Path]]:
+def fake_figures(records: list[RunRecord], results: Path, out_dir: Path, data: DataOptions) -> dict[str, list[Path]]:
     """Stands in for bench.report.figures so the page does not depend on how figures are drawn."""
     assert len(records) == 23 and results == GOLDEN / "records"
     figures = out_dir / "figures"

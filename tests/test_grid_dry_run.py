@@ -7,6 +7,7 @@ from bench.api.data import DataOptions
 from bench.api.spec import RunSpec
 from bench.grid.estimate import from_records
 from bench.grid.plan import make_plan
+from bench.run.record import RunData, RunRecord
 from bench.run.store import ResultStore
 
 RATES = {"train_images_per_s": 1000.0, "embed_images_per_s": 4000.0}
@@ -45,13 +46,15 @@ def test_a_perf_file_for_another_device_is_not_used(tmp_path: Path) -> None:
 
 
 def test_throughput_from_finished_records_of_the_same_device_and_profile() -> None:
-    record = {
-        "status": "ok", "spec": {"method": "resnet18", "profile": "demo", "adapt": "full",
-                                 "tasks": ["classify", "retrieve"]},
+    record = RunRecord.model_validate({
+        "run_id": "r", "status": "ok", "spec": {"method": "resnet18", "dataset": "demo", "profile": "demo",
+                                                "adapt": "full", "tasks": ["classify", "retrieve"]},
         "environment": {"device": "cuda:1"}, "wall_seconds": 20.0,
-        "fit": {"train_images": 1000, "train_seconds": 10.0, "epochs_run": 2}, "data": {"val": 50, "test": 50},
-    }
-    [(method, rates)] = from_records([record, {**record, "status": "failed"}], "cuda", "demo").items()
+        "fit": {"train_images": 1000, "train_seconds": 10.0, "epochs_run": 2},
+        "data": {"protocol": "p", "train": 100, "train_full": 100, "val": 50, "test": 50},
+    })
+    failed = record.model_copy(update={"status": "failed"})
+    [(method, rates)] = from_records([record, failed], "cuda", "demo").items()
     assert method == "resnet18" and rates.train_images_per_s == 100.0
     assert rates.embed_images_per_s == (50 * 2 + 50 * 2) / 10.0
     assert from_records([record], "cpu", "demo") == {} and from_records([record], "cuda", "paper") == {}
@@ -71,8 +74,9 @@ def test_cli_dry_run_of_the_paper_grid_on_cuda(tmp_path: Path, run_bench) -> Non
 def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(tmp_path: Path, run_bench) -> None:
     results = tmp_path / "results"
     done = RunSpec("resnet18", "demo:60", seed=1)
-    ResultStore(results).write(done, {"status": "ok", "spec": done.to_dict(), "metrics": {"classify": {},
-                                                                                      "retrieve": {}}})
+    data = RunData(protocol="p", train=60, train_full=60, val=10, test=10)
+    ResultStore(results).write(RunRecord(run_id=done.run_id, spec=done, status="ok", data=data,
+                                         metrics={"classify": {}, "retrieve": {}}))
     result = run_bench(["run", "--grid", "paper", "--profile", "demo", "--all-seeds", "--dry-run", "--results",
                         str(results)])
     assert result.exit_code == 0, result.output

@@ -6,15 +6,18 @@ import pytest
 from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
 from bench.run.merge import merge
+from bench.run.record import RunData, RunRecord
 from bench.run.store import ResultStore
+
+DATA = RunData(protocol="stratified", train=7, train_full=7, val=2, test=2)
 
 
 def put(root: Path, seed: int, status: str = "ok", finished: str = "2025-01-01T00:00:00", accuracy: float = 0.5,
         artifact: bytes | None = None) -> Path:
     spec = RunSpec("resnet18", "demo", seed=seed)
-    record = {"status": status, "spec": spec.to_dict(), "finished_at": finished,
-              "metrics": {"classify": {"accuracy": accuracy}} if status == "ok" else {}}
-    path = ResultStore(root).write(spec, record)
+    results = {"metrics": {"classify": {"accuracy": accuracy}}, "data": DATA} if status == "ok" else {"metrics": {}}
+    record = RunRecord(run_id=spec.run_id, spec=spec, status=status, finished_at=finished, **results)
+    path = ResultStore(root).write(record)
     if artifact is not None:
         path.with_suffix(".npz").write_bytes(artifact)
     return path

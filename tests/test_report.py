@@ -9,21 +9,23 @@ from bench.api.data import DataOptions
 from bench.api.spec import RunSpec
 from bench.report import leaderboard_markdown, page, write_report
 from bench.report.summary import Entry, lead
+from bench.run.record import RunRecord
 
 PAPER_G10_ACCURACY = {"resnet18": "paper 0.9501 ± 0.0123"}  # Table 2, copied from the paper by hand
 
 
 def record(method: str, seed: int, accuracy: float, fraction: float = 1.0, init: str = "random",
-           status: str = "ok", dataset: str = "demo", profile: str = "demo", **spec: Any) -> dict[str, Any]:
+           status: str = "ok", dataset: str = "demo", profile: str = "demo", **spec: Any) -> RunRecord:
     run = RunSpec(method, dataset, fraction=fraction, seed=seed, init=init, profile=profile, **spec)  # type: ignore[arg-type]
-    return {
+    return RunRecord.model_validate({
         "run_id": run.run_id,
         "spec": run.to_dict(),
         "status": status,
         "error": None if status == "ok" else "out of memory. Fix: lower --batch-size",
         "metrics": {"classify": {"accuracy": accuracy, "macro_f1": accuracy - 0.1, "confusion_matrix": [[1]]}},
-        "data": {"protocol": "stratified 70% train / 15% val / 15% test, split seed 0"},
-    }
+        "data": {"protocol": "stratified 70% train / 15% val / 15% test, split seed 0", "train": 70,
+                 "train_full": 70, "val": 15, "test": 15},
+    })
 
 
 def row(board: str, method: str) -> list[str]:
@@ -104,7 +106,7 @@ def test_stand_ins_of_different_sizes_are_never_averaged_together() -> None:
     record("resnet18", 0, 0.5, dataset="folder"),
     record("resnet18", 0, 0.5, profile="paper"),  # demo data under the paper profile stands for nothing
 ])
-def test_runs_outside_the_paper_tables_are_other_runs(run: dict[str, Any]) -> None:
+def test_runs_outside_the_paper_tables_are_other_runs(run: RunRecord) -> None:
     board = leaderboard_markdown([run])
     assert "0.5000 ± – (1)" in section(board, "## Other runs")
     for heading in ("## Table 2", "## Table 3", "## Table 4"):
@@ -139,7 +141,7 @@ def test_figures_are_linked_relative_under_their_sections(tmp_path: Path, monkey
     results, out = tmp_path / "results", tmp_path / "reports"
     results.mkdir()
 
-    def figures(records: list[dict[str, Any]], results_dir: Path, out_dir: Path,
+    def figures(records: list[RunRecord], results_dir: Path, out_dir: Path,
                 data: DataOptions) -> dict[str, list[Path]]:
         return {"retrieval": [out_dir / "figures" / "retrieval_demo.png"], "pca_grid": [out_dir / "figures" / "p.png"],
                 "umap": [out_dir / "figures" / "u.png"]}

@@ -22,7 +22,7 @@ def spec(method: str = "resnet18", seed: int = 0, **fields: object) -> RunSpec:
 
 @pytest.mark.slow
 def test_a_run_writes_a_complete_record(tmp_path: Path) -> None:
-    [record] = Runner(RunSettings(results=tmp_path)).run([spec()])
+    [record] = [run.to_dict() for run in Runner(RunSettings(results=tmp_path)).run([spec()])]
     assert record["status"] == "ok", record.get("error")
     assert set(record["metrics"]) == {"classify", "retrieve"}
     assert 0.0 <= record["metrics"]["classify"]["accuracy"] <= 1.0
@@ -49,9 +49,9 @@ def test_finished_runs_are_skipped(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path: Path, plugin_methods: None) -> None:
-    records = Runner(RunSettings(results=tmp_path / "results")).run(
+    records = [run.to_dict() for run in Runner(RunSettings(results=tmp_path / "results")).run(
         [spec("exploding-net"), spec("resnet18", variant="nope"), spec("tiny-convnet")]
-    )
+    )]
     assert [r["status"] for r in records] == ["failed", "failed", "ok"]
     assert "training loss became nan" in records[0]["error"] and "Fix:" in records[0]["error"]
     assert "no variant 'nope'" in records[1]["error"]
@@ -60,7 +60,8 @@ def test_a_failed_cell_is_recorded_and_the_grid_goes_on(tmp_path: Path, plugin_m
 
 
 def test_a_missing_dataset_fails_its_cells_with_the_fix(tmp_path: Path) -> None:
-    [record] = Runner(RunSettings(results=tmp_path)).run([RunSpec("resnet18", "galaxy10_decals", overrides=FAST)])
+    [run] = Runner(RunSettings(results=tmp_path)).run([RunSpec("resnet18", "galaxy10_decals", overrides=FAST)])
+    record = run.to_dict()
     assert record["status"] == "failed"
     assert "BENCH_DATA_DIR" in record["error"]
 

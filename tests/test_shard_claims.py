@@ -104,7 +104,7 @@ def test_a_cell_claimed_by_a_live_process_is_skipped(tmp_path: Path, plugin_meth
     elsewhere = place_claim(store, spec(1), 1, host="another-machine")  # cannot tell: trusted until too old
     plan = make_plan([spec(0), spec(1), spec(2)], store, DataOptions(), "cpu", tmp_path / "no-perf.json")
     assert [cell.state for cell in plan.cells] == ["running", "running", "to run"]
-    records = Runner(RunSettings(results=tmp_path)).run([spec(0), spec(1), spec(2)])
+    records = [run.to_dict() for run in Runner(RunSettings(results=tmp_path)).run([spec(0), spec(1), spec(2)])]
     assert [record["spec"]["seed"] for record in records] == [2]
     assert here.exists() and elsewhere.exists() and not store.path_for(spec(0)).exists()
 
@@ -114,7 +114,7 @@ def test_stale_claims_are_taken_over_and_released(tmp_path: Path, plugin_methods
     store = ResultStore(tmp_path)
     dead = place_claim(store, spec(0), dead_pid())
     old = place_claim(store, spec(1), 1, host="another-machine", age_s=claims.STALE_AFTER_S + 60)
-    records = Runner(RunSettings(results=tmp_path)).run([spec(0), spec(1)])
+    records = [run.to_dict() for run in Runner(RunSettings(results=tmp_path)).run([spec(0), spec(1)])]
     assert [record["status"] for record in records] == ["ok", "ok"]
     assert not dead.exists() and not old.exists()
 

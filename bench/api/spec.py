@@ -56,8 +56,16 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        fields = dict(data)
-        fields["tasks"] = tuple(fields.get("tasks", DEFAULT_TASKS))
-        fields["overrides"] = tuple(sorted(fields.get("overrides", {}).items()))
-        fields["options"] = tuple(sorted(fields.get("options", {}).items()))
-        return cls(**fields)
+        return cls(**field_values(data))
+
+
+def field_values(data: dict[str, Any]) -> dict[str, Any]:
+    """``RunSpec.to_dict``'s form in the dataclass's field types: the tables of settings as sorted pairs,
+    the tasks as a tuple (anything else is left for the caller to check)."""
+    fields = dict(data)
+    for key in ("overrides", "options"):
+        if isinstance(fields.get(key), dict):
+            fields[key] = tuple(sorted(fields[key].items()))
+    if isinstance(fields.get("tasks"), list):
+        fields["tasks"] = tuple(fields["tasks"])
+    return fields

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from bench.grid.plan import Plan
-
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.cli.common import parse_pairs, split_list, stdout, table
 from bench.io.progress import console
+
+if TYPE_CHECKING:
+    from bench.grid.plan import Plan
+    from bench.run.record import RunRecord
+    from bench.run.store import ResultStore
 
 
 def run(
@@ -57,6 +59,7 @@ def run(
     from bench.grid.shard import Shard
     from bench.run.provenance import resolve_device
     from bench.run.runner import Runner, RunSettings, missing_weights
+    from bench.run.store import ResultStore
 
     if init not in (None, "pretrained", "random"):
         raise BenchError(f"--init {init!r} is not pretrained or random", "pass --init pretrained or --init random")
@@ -89,7 +92,8 @@ def run(
         weights_dir=weights_dir,
         save_models=save_models,
     )
-    plan = _plan(specs, settings, perf)
+    store = ResultStore(results)
+    plan = _plan(specs, store, settings, perf)
     if dry_run:
         stdout.print(plan_table(plan))
         for line in plan_summary(plan):
@@ -100,9 +104,9 @@ def run(
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
         raise typer.Exit(2)
     console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
-    records = Runner(settings).run(specs, [cell.seconds for cell in plan.cells])
+    records = Runner(settings, store).run(specs, [cell.seconds for cell in plan.cells])
     stdout.print(results_table(records))
-    if any(r["status"] != "ok" for r in records):
+    if any(r.status != "ok" for r in records):
         raise typer.Exit(1)
 
 
@@ -121,26 +125,25 @@ def _refuse_cell_flags(context: typer.Context) -> None:
         )
 
 
-def _plan(specs: list[Any], settings: Any, perf: Path | None) -> Plan:
+def _plan(specs: list[Any], store: ResultStore, settings: Any, perf: Path | None) -> Plan:
     """Every cell's state and estimated time, from the results so far, the timings file and the perf file."""
     from bench.grid.estimate import DEFAULT_PERF_FILE, TIMINGS_FILE
     from bench.grid.plan import make_plan
-    from bench.run.store import ResultStore
 
     if perf is not None and not perf.is_file():
         raise BenchError(f"perf file {perf} does not exist", "write it with `bench perf`, or leave out --perf")
     perf = perf or DEFAULT_PERF_FILE
-    return make_plan(specs, ResultStore(settings.results), settings.data, str(settings.device), perf,
+    return make_plan(specs, store, settings.data, str(settings.device), perf,
                      perf.with_name(TIMINGS_FILE))
 
 
-def results_table(records: list[dict[str, Any]]) -> Table:
+def results_table(records: list[RunRecord]) -> Table:
     headers = ["method", "dataset", "variant", "fraction", "seed", "status",
                "accuracy", "macro_f1", "map@5", "map", "img/s", "seconds"]
     rows = []
     for r in records:
-        spec, flat = r["spec"], {k: v for task in r.get("metrics", {}).values() for k, v in task.items()}
-        rows.append([spec["method"], spec["dataset"], spec["variant"], f"{spec['fraction']:g}", str(spec["seed"]),
-                     r["status"], *(f"{flat[m]:.4f}" if m in flat else "" for m in headers[6:10]),
-                     f"{r.get('train_images_per_s', 0):.0f}", f"{r['wall_seconds']:.0f}"])
+        spec, flat = r.spec, {k: v for task in r.metrics.values() for k, v in task.items()}
+        rows.append([spec.method, spec.dataset, spec.variant, f"{spec.fraction:g}", str(spec.seed),
+                     r.status, *(f"{flat[m]:.4f}" if m in flat else "" for m in headers[6:10]),
+                     f"{r.train_images_per_s or 0:.0f}", f"{r.wall_seconds:.0f}"])
     return table("This run", headers, rows)

@@ -27,6 +27,7 @@ from bench.api.data import DataOptions, SplitSizes
 from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
 from bench.io.atomic import write_atomically
+from bench.run.record import RunRecord
 from bench.run.runner import finetune_config
 
 DEFAULT_PERF_FILE = Path("reports/perf.json")
@@ -84,7 +85,7 @@ def from_perf_file(path: Path, device: str, profile: str) -> tuple[dict[str, Thr
     return found, None
 
 
-def from_records(records: Iterable[dict[str, Any]], device: str, profile: str) -> dict[str, Throughput]:
+def from_records(records: Iterable[RunRecord], device: str, profile: str) -> dict[str, Throughput]:
     """Throughput per method pooled over finished full fine-tunes on ``device`` (a type) under ``profile``.
 
     Evaluation throughput counts the validation passes and one test pass per task against the
@@ -92,21 +93,25 @@ def from_records(records: Iterable[dict[str, Any]], device: str, profile: str) -
     """
     totals: dict[str, list[float]] = {}  # method -> [train images, train s, eval images, eval s, runs]
     for record in records:
-        spec, fit, data = record.get("spec", {}), record.get("fit", {}), record.get("data", {})
+        spec, fit, data, environment = record.spec, record.fit, record.data, record.environment
         if (
-            record.get("status") != "ok"
-            or spec.get("profile") != profile
-            or spec.get("adapt", "full") != "full"
-            or device_type(str(record.get("environment", {}).get("device", ""))) != device
+            record.status != "ok"
+            or spec.profile != profile
+            or spec.adapt != "full"
+            or environment is None
+            or device_type(str(environment.get("device", ""))) != device
+            or fit is None
+            or data is None
+            or record.wall_seconds is None
         ):
             continue
         try:
-            eval_images = data["val"] * fit["epochs_run"] + data["test"] * len(spec.get("tasks", ()))
-            eval_seconds = record["wall_seconds"] - fit["train_seconds"]
+            eval_images = data.val * fit["epochs_run"] + data.test * len(spec.tasks)
+            eval_seconds = record.wall_seconds - fit["train_seconds"]
             numbers = (float(fit["train_images"]), float(fit["train_seconds"]), float(eval_images), eval_seconds)
-        except (KeyError, TypeError):
+        except (KeyError, TypeError):  # a fit without these numbers
             continue
-        pooled = totals.setdefault(spec["method"], [0.0, 0.0, 0.0, 0.0, 0.0])
+        pooled = totals.setdefault(spec.method, [0.0, 0.0, 0.0, 0.0, 0.0])
         for i, value in enumerate((*numbers, 1.0)):
             pooled[i] += value
     return {
@@ -138,10 +143,17 @@ def split_sizes(dataset: str, data: DataOptions) -> SplitSizes | None:
     return info.sizes(registry.dataset_options(dataset, data)) if info.sizes else None
 
 
-def cell_key(spec: dict[str, Any]) -> str:
-    """A cell's identity without its seed (and tasks): what its runs of every seed share."""
-    identity = {key: value for key, value in spec.items() if key not in ("seed", "tasks")}
-    return json.dumps(identity, sort_keys=True, default=str)
+def cell_key(spec: RunSpec) -> str:
+    """A cell's identity without its seed: what its runs of every seed share."""
+    return _key({key: value for key, value in spec.identity().items() if key != "seed"})
+
+
+def _key(cell: dict[str, Any]) -> str:
+    return json.dumps(cell, sort_keys=True, default=str)
+
+
+def _device_type(record: RunRecord) -> str:
+    return device_type(str((record.environment or {}).get("device", "")))
 
 
 @dataclass(frozen=True)
@@ -153,26 +165,23 @@ class CellTime:
     source: str
 
 
-def cell_times(records: Iterable[dict[str, Any]], device: str) -> dict[str, CellTime]:
+def cell_times(records: Iterable[RunRecord], device: str) -> dict[str, CellTime]:
     """Mean wall seconds per cell (:func:`cell_key`) over the successful records on ``device`` (a type)."""
     totals: dict[str, list[float]] = {}
     for record in records:
-        spec, seconds = record.get("spec"), record.get("wall_seconds")
-        if record.get("status") != "ok" or not isinstance(spec, dict) or not isinstance(seconds, (int, float)):
+        if record.status != "ok" or record.wall_seconds is None or _device_type(record) != device:
             continue
-        if device_type(str(record.get("environment", {}).get("device", ""))) != device:
-            continue
-        pooled = totals.setdefault(cell_key(spec), [0.0, 0.0])
-        pooled[0] += seconds
+        pooled = totals.setdefault(cell_key(record.spec), [0.0, 0.0])
+        pooled[0] += record.wall_seconds
         pooled[1] += 1
     return {key: CellTime(total / runs, int(runs), f"{runs:.0f} finished run(s)") for key, (total, runs) in
             totals.items()}
 
 
-def write_timings(records: Iterable[dict[str, Any]], path: Path) -> Path:
+def write_timings(records: Iterable[RunRecord], path: Path) -> Path:
     """The timings file: every cell's mean wall time per device type, from ``records``."""
     records = list(records)
-    devices = sorted({device_type(str(r.get("environment", {}).get("device", ""))) for r in records} - {""})
+    devices = sorted({_device_type(record) for record in records} - {""})
     cells = [
         {"device_type": device, "cell": json.loads(key), "seconds": round(time.seconds, 2), "runs": time.runs}
         for device in devices
@@ -186,7 +195,7 @@ def from_timings_file(path: Path, device: str) -> dict[str, CellTime]:
     try:
         data = json.loads(path.read_text())
         entries = [entry for entry in data["cells"] if entry["device_type"] == device]
-        return {cell_key(entry["cell"]): CellTime(float(entry["seconds"]), int(entry["runs"]),
+        return {_key(entry["cell"]): CellTime(float(entry["seconds"]), int(entry["runs"]),
                                                    f"{path.name} ({entry['runs']} run(s))") for entry in entries}
     except FileNotFoundError:
         return {}

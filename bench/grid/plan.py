@@ -76,7 +76,7 @@ def _estimate(
     spec: RunSpec, times: dict[str, CellTime], throughputs: dict[str, Throughput], data: DataOptions
 ) -> tuple[float | None, str | None]:
     """Seconds for one unfinished cell and where they come from (None, None: nothing measured)."""
-    if (time := times.get(cell_key(spec.to_dict()))) is not None:
+    if (time := times.get(cell_key(spec))) is not None:
         return time.seconds, time.source
     if spec.method in throughputs and (work := workload(spec, data)) is not None:
         return work.seconds(throughputs[spec.method]), throughputs[spec.method].source
@@ -90,7 +90,7 @@ def _state(spec: RunSpec, store: ResultStore) -> str:
     if claims.live_holder(path) is not None:
         return "running"
     record = store.load(spec)
-    return "failed" if record is not None and record.get("status") == "failed" else "to run"
+    return "failed" if record is not None and record.status == "failed" else "to run"
 
 
 def plan_table(plan: Plan) -> Table:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -15,7 +14,9 @@ from bench.report.paper_tables import Measured, figure6_sections, locate, measur
 from bench.report.reference import Reference, load_reference
 from bench.report.summary import SPREAD_RULE
 from bench.report.tables import failures_table, markdown_table, method_notes, summarise, task_table
-from bench.run.store import ResultStore, records_frame
+from bench.run.frame import records_frame
+from bench.run.record import RunRecord
+from bench.run.store import ResultStore
 
 # Figure kind (a key of bench.report.figures.write_figures' answer) -> (the section it goes under, its caption).
 FIGURES = {
@@ -38,16 +39,16 @@ def figure_links(figures: Mapping[str, Sequence[str]], section: str) -> list[str
     return lines
 
 
-def data_section(ok: list[dict[str, Any]], reference: Reference) -> list[str]:
+def data_section(ok: list[RunRecord], reference: Reference) -> list[str]:
     """Each dataset's profile, the paper dataset it stands for and its split protocol."""
     rows = set()
     for record in ok:
-        spec = record["spec"]
-        found = locate(spec["profile"], spec["dataset"], reference.datasets)
+        spec = record.spec
+        found = locate(spec.profile, spec.dataset, reference.datasets)
         stands_for = ""
         if found is not None:
             stands_for = reference.datasets[found[1]] + (" (synthetic stand-in)" if found[0].stand_in else "")
-        rows.add((spec["dataset"], spec["profile"], stands_for, record["data"]["protocol"]))
+        rows.add((spec.dataset, spec.profile, stands_for, record.ok_data.protocol))
     return ["", "## Data", "", markdown_table(["Dataset", "Profile", "Stands for", "Split"], sorted(rows))]
 
 
@@ -68,16 +69,16 @@ def other_runs(summary: pd.DataFrame, measured: list[Measured], shown: set[tuple
             "adaptations or hand-set settings), as mean ± sample std (n seeds).", *lines]
 
 
-def leaderboard_markdown(records: list[dict[str, Any]], figures: Mapping[str, Sequence[str]] | None = None) -> str:
+def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequence[str]] | None = None) -> str:
     """The whole leaderboard page for ``records``; ``figures`` maps a figure kind to image links relative
     to the page."""
     reference, figures = load_reference(), figures or {}
-    ok = [r for r in records if r.get("status") == "ok"]
+    ok = [r for r in records if r.status == "ok"]
     frame = records_frame(ok)
     summary = None if frame.empty else summarise(frame)
     measured = [] if summary is None else measurements(summary)
     placed = place(measured, reference)
-    profiles = ", ".join(sorted({r["spec"]["profile"] for r in ok})) or "none"
+    profiles = ", ".join(sorted({r.spec.profile for r in ok})) or "none"
     lines = [
         "# galaxy-bench leaderboard", "",
         f"{len(ok)} finished runs, {len(records) - len(ok)} failed; profiles: {profiles}.", "",
@@ -108,16 +109,14 @@ def leaderboard_markdown(records: list[dict[str, Any]], figures: Mapping[str, Se
         lines += other_runs(summary, measured, shown)
     if others := figure_links(figures, "other"):
         lines += ["", "## Other figures", *others]
-    if notes := method_notes({r["spec"]["method"] for r in ok}):
+    if notes := method_notes({r.spec.method for r in ok}):
         lines += ["", "## Notes", "", *notes]
     if failures := failures_table(records):
         lines += ["", "## Failed runs", "", failures]
     return "\n".join(lines) + "\n"
 
 
-def draw_figures(
-    records: list[dict[str, Any]], results: Path, out_dir: Path, data: DataOptions
-) -> dict[str, list[Path]]:
+def draw_figures(records: list[RunRecord], results: Path, out_dir: Path, data: DataOptions) -> dict[str, list[Path]]:
     """The report's figures (Figures 4-7, confusion matrices); none while bench.report.figures is not installed."""
     try:
         from bench.report.figures import write_figures
@@ -127,10 +126,15 @@ def draw_figures(
 
 
 def write_report(results: Path, out_dir: Path, data: DataOptions | None = None) -> Path:
-    """``out_dir/leaderboard.md`` (and its figures under ``out_dir/figures``) from every record in ``results``."""
-    records = list(ResultStore(results).records())
+    """``out_dir/leaderboard.md`` (and its figures under ``out_dir/figures``) from every valid record in
+    ``results`` (each invalid one is reported and skipped)."""
+    return write_leaderboard(list(ResultStore(results).records()), results, out_dir, data or DataOptions())
+
+
+def write_leaderboard(records: list[RunRecord], results: Path, out_dir: Path, data: DataOptions) -> Path:
+    """``out_dir/leaderboard.md`` and its figures from ``records``, read from ``results``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = draw_figures(records, results, out_dir, data or DataOptions())
+    figures = draw_figures(records, results, out_dir, data)
     links = {kind: [Path(os.path.relpath(p, out_dir)).as_posix() for p in paths] for kind, paths in figures.items()}
     path = out_dir / "leaderboard.md"
     path.write_text(leaderboard_markdown(records, links))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
 from bench.api import registry
 from bench.api.errors import BenchError
+from bench.run.record import RunRecord
 
 ROW_KEYS = ["method", "variant", "adapt", "init", "profile", "settings"]
 
@@ -54,12 +54,11 @@ def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
     return markdown_table(headers, rows)
 
 
-def failures_table(records: list[dict[str, Any]]) -> str | None:
-    failed = [r for r in records if r.get("status") != "ok"]
+def failures_table(records: list[RunRecord]) -> str | None:
+    failed = [r for r in records if r.status != "ok"]
     if not failed:
         return None
-    rows = [[r["spec"]["method"], r["spec"]["dataset"], r["run_id"], str(r.get("error", "")).replace("|", "/")]
-            for r in failed]
+    rows = [[r.spec.method, r.spec.dataset, r.run_id, (r.error or "").replace("|", "/")] for r in failed]
     return markdown_table(["Method", "Dataset", "Run", "Error"], rows)
 
 

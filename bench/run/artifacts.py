@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from bench.api.spec import RunSpec
 from bench.api.task import ModelOutputs
 from bench.io.atomic import write_atomically
+from bench.run.record import RunRecord
 from bench.run.store import ResultStore
 
 
@@ -46,10 +45,9 @@ def load_artifacts(path: Path) -> RunArtifacts:
         return RunArtifacts(**{name: saved[name] for name in saved.files})
 
 
-def artifacts_of(record: dict[str, Any], results_dir: Path) -> RunArtifacts | None:
+def artifacts_of(record: RunRecord, results_dir: Path) -> RunArtifacts | None:
     """The saved artifacts of ``record`` from the results folder; None when it has none."""
-    name = record.get("artifacts")
-    if not name:
+    if not record.artifacts:
         return None
-    path = ResultStore(results_dir).path_for(RunSpec.from_dict(record["spec"])).parent / name
+    path = ResultStore(results_dir).path_for(record.spec).parent / record.artifacts
     return load_artifacts(path) if path.is_file() else None

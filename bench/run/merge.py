@@ -7,17 +7,16 @@ Files beside a record with its name (``<run_id>.npz``, ``<run_id>.pt``) travel w
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bench.api.errors import BenchError
 from bench.io.atomic import write_atomically
+from bench.run.record import RecordError, RunRecord, read_record, report_skipped
+from bench.run.store import RECORD_GLOB
 
-RECORD_GLOB = "*/*/*.json"  # results/<dataset>/<method>/<run_id>.json, as ResultStore writes them
 NOT_CARRIED = (".json", ".claim", ".takeover", ".tmp")
 
 
@@ -28,7 +27,7 @@ class MergeReport:
     copied: int = 0  # new to the destination
     replaced: int = 0  # the source's record won over the destination's
     kept: int = 0  # the destination's record was as good, or identical
-    unreadable: list[str] = field(default_factory=list)  # source records that are not valid JSON
+    unreadable: list[str] = field(default_factory=list)  # source files that are not valid records
     conflicts: list[str] = field(default_factory=list)  # cells with two different successful records
 
     def summary(self) -> str:
@@ -52,11 +51,13 @@ def merge(sources: Sequence[Path], into: Path) -> MergeReport:
 
 
 def _merge_record(path: Path, target: Path, report: MergeReport) -> None:
-    incoming = _read(path)
-    if incoming is None:
+    try:
+        incoming = read_record(path)
+    except RecordError as error:
+        report_skipped(error)
         report.unreadable.append(str(path))
         return
-    present = _read(target)  # an unreadable destination record counts as absent
+    present = _present(target)
     if present is not None and _differ(incoming, present):
         report.conflicts.append(str(target))
     if present is None:
@@ -72,26 +73,25 @@ def _merge_record(path: Path, target: Path, report: MergeReport) -> None:
     _copy_atomically(path, target)  # last, so a record never points at files not yet there
 
 
-def _wins(incoming: dict[str, Any], present: dict[str, Any]) -> bool:
+def _present(target: Path) -> RunRecord | None:
+    """The destination's record; None when absent or not valid (then the incoming one replaces it)."""
+    try:
+        return read_record(target)
+    except (FileNotFoundError, RecordError):
+        return None
+
+
+def _wins(incoming: RunRecord, present: RunRecord) -> bool:
     """Whether ``incoming`` should replace ``present``: a success beats a failure, else the newer wins."""
-    ok_in, ok_present = incoming.get("status") == "ok", present.get("status") == "ok"
+    ok_in, ok_present = incoming.status == "ok", present.status == "ok"
     if ok_in != ok_present:
         return ok_in
-    return str(incoming.get("finished_at", "")) > str(present.get("finished_at", ""))
+    return (incoming.finished_at or "") > (present.finished_at or "")
 
 
-def _differ(first: dict[str, Any], second: dict[str, Any]) -> bool:
+def _differ(first: RunRecord, second: RunRecord) -> bool:
     """Two successful records of one cell with different metrics."""
-    both_ok = first.get("status") == second.get("status") == "ok"
-    return both_ok and first.get("metrics") != second.get("metrics")
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
+    return first.status == second.status == "ok" and first.metrics != second.metrics
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

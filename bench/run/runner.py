@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
 from bench.api import registry
 from bench.api.data import DataOptions, DatasetSplits
@@ -28,6 +29,7 @@ from bench.io.progress import console, progress_bar
 from bench.run import claims, provenance
 from bench.run.artifacts import from_outputs, save_artifacts
 from bench.run.eta import GridClock
+from bench.run.record import RunData, RunRecord, describe
 from bench.run.store import ResultStore
 
 
@@ -67,6 +69,8 @@ def describe_error(error: BaseException) -> str:
     """One line for a failure; the fix where we know it."""
     if isinstance(error, BenchError):
         return str(error)
+    if isinstance(error, ValidationError):
+        return f"the run's record is not valid: {describe(error)}"
     if isinstance(error, torch.OutOfMemoryError):
         return "out of memory. Fix: lower --batch-size, or use a smaller --profile"
     return f"{type(error).__name__}: {error}"
@@ -75,9 +79,9 @@ def describe_error(error: BaseException) -> str:
 class Runner:
     """Runs specs one after another into a ResultStore, loading each dataset once."""
 
-    def __init__(self, settings: RunSettings) -> None:
+    def __init__(self, settings: RunSettings, store: ResultStore | None = None) -> None:
         self.settings = settings
-        self.store = ResultStore(settings.results)
+        self.store = store or ResultStore(settings.results)
         self._datasets: dict[str, DatasetSplits | BenchError] = {}
 
     def dataset(self, name: str) -> DatasetSplits:
@@ -91,7 +95,7 @@ class Runner:
             raise loaded
         return loaded
 
-    def run(self, specs: list[RunSpec], estimates: Sequence[float | None] | None = None) -> list[dict[str, Any]]:
+    def run(self, specs: list[RunSpec], estimates: Sequence[float | None] | None = None) -> list[RunRecord]:
         """Run every spec not already done and not being run by another live process (see
         bench.run.claims); returns the records of this call's runs. ``estimates`` (seconds per spec,
         from bench.grid.plan) drive the time left the progress bar shows."""
@@ -109,14 +113,14 @@ class Runner:
                 if record is None:
                     clock.skip(index)
                 else:
-                    clock.finish(index, record["wall_seconds"])
+                    clock.finish(index, record.wall_seconds or 0.0)
                     records.append(record)
-                    if record["status"] != "ok":
-                        console.print(f"[red]failed[/] {_cell(spec)}: {record['error']}", soft_wrap=True)
+                    if record.status != "ok":
+                        console.print(f"[red]failed[/] {_cell(spec)}: {record.error}", soft_wrap=True)
                 bar.update(grid, advance=1, status=clock.describe())
         return records
 
-    def _run_claimed(self, spec: RunSpec) -> dict[str, Any] | None:
+    def _run_claimed(self, spec: RunSpec) -> RunRecord | None:
         """Run ``spec`` and write its record while holding its claim; None when another live process
         holds it, or finished it since this grid started."""
         path = self.store.path_for(spec)
@@ -128,31 +132,30 @@ class Runner:
                 return None
             console.print(f"running {_cell(spec)} (pid {os.getpid()})", soft_wrap=True)
             record = self.run_one(spec)
-            self.store.write(spec, record)
+            self.store.write(record)
         finally:
             claims.release(path)
         return record
 
-    def run_one(self, spec: RunSpec) -> dict[str, Any]:
+    def run_one(self, spec: RunSpec) -> RunRecord:
         """Train and evaluate one spec; any failure becomes a failed record instead of an exception."""
         device = self.settings.device
-        record: dict[str, Any] = {
-            "run_id": spec.run_id,
-            "spec": spec.to_dict(),
-            "started_at": datetime.now(UTC).isoformat(),
-            "environment": provenance.environment(device),
-        }
+        started_at, environment = datetime.now(UTC).isoformat(), provenance.environment(device)
         started = time.perf_counter()
         provenance.reset_peak_memory(device)
         try:
-            record.update(self._train_and_evaluate(spec))
-            record.update(status="ok", error=None)
+            outcome = {**self._train_and_evaluate(spec), "status": "ok", "error": None}
         except Exception as error:  # a grid goes on past one failed cell; the record keeps the reason
-            record.update(status="failed", error=describe_error(error), traceback=traceback.format_exc())
-        record["wall_seconds"] = time.perf_counter() - started
-        record["finished_at"] = datetime.now(UTC).isoformat()
-        record.update(provenance.peak_memory(device))
-        return record
+            outcome = _failure(error)
+        common = {
+            "run_id": spec.run_id, "spec": spec, "started_at": started_at, "environment": environment,
+            "wall_seconds": time.perf_counter() - started, "finished_at": datetime.now(UTC).isoformat(),
+            **provenance.peak_memory(device),
+        }
+        try:
+            return RunRecord(**common, **outcome)
+        except ValidationError as error:  # e.g. a task that reports a metric that is not a number
+            return RunRecord(**common, **_failure(error))
 
     def _save_model(self, method: Method, spec: RunSpec) -> str | None:
         """Save the fine-tuned model beside its record when asked and the method can save."""
@@ -194,19 +197,24 @@ class Runner:
             "model_path": saved,
             "metrics": metrics,
             "artifacts": artifacts.name,  # relative to the record's folder
-            "weights": weights.to_dict(),
+            "weights": weights,
             "config": cfg.to_dict(),
             "fit": fit.to_dict(),
             "train_images_per_s": fit.train_images_per_s,
-            "data": {
-                "protocol": splits.protocol,
-                "train": len(train),
-                "train_full": len(splits.train),
-                "val": len(splits.val),
-                "test": len(splits.test),
-                "class_names": list(splits.class_names),
-            },
+            "data": RunData(
+                protocol=splits.protocol,
+                train=len(train),
+                train_full=len(splits.train),
+                val=len(splits.val),
+                test=len(splits.test),
+                class_names=list(splits.class_names),
+            ),
         }
+
+
+def _failure(error: BaseException) -> dict[str, Any]:
+    """The fields of a failed record: the one-line reason and the traceback."""
+    return {"status": "failed", "error": describe_error(error), "traceback": traceback.format_exc()}
 
 
 def _cell(spec: RunSpec) -> str:

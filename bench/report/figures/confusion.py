@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,20 +21,26 @@ def row_normalised(counts: list[list[int]]) -> np.ndarray:
     return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
+def counts_of(run: Run) -> list[Any] | None:
+    """The run's confusion matrix (true class x predicted class); None when its record has none."""
+    counts = run.record.metrics.get("classify", {}).get("confusion_matrix")
+    return counts if isinstance(counts, list) else None
+
+
 @styled
 def plot(runs: list[Run], dataset: str, path: Path) -> Path | None:
     """One panel per run that has a confusion matrix; None when none has."""
-    runs = [run for run in runs if "confusion_matrix" in run.record["metrics"].get("classify", {})]
-    if not runs:
+    drawn = [(run, counts) for run in runs if (counts := counts_of(run)) is not None]
+    if not drawn:
         return None
-    names = runs[0].class_names
-    rows, columns = grid_shape(len(runs), MAX_COLUMNS)
+    names = drawn[0][0].class_names
+    rows, columns = grid_shape(len(drawn), MAX_COLUMNS)
     side = max(3.5, 0.45 * len(names))  # inches per matrix
     figure = new_figure(columns * (side + 2.2) + 1.0, rows * (side + 2.2) + 0.8)
-    panels = panel_grid(figure, len(runs), MAX_COLUMNS)
+    panels = panel_grid(figure, len(drawn), MAX_COLUMNS)
     images = []
-    for axes, run in zip(panels, runs, strict=True):
-        matrix = row_normalised(run.record["metrics"]["classify"]["confusion_matrix"])
+    for axes, (run, counts) in zip(panels, drawn, strict=True):
+        matrix = row_normalised(counts)
         images.append(axes.imshow(matrix, vmin=0.0, vmax=1.0, cmap="Blues"))
         if len(names) <= ANNOTATE_UP_TO:
             for (true, predicted), value in np.ndenumerate(matrix):

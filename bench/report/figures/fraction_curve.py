@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from bench.report.figures.style import new_figure, save, styled
-from bench.run.store import records_frame
+from bench.run.frame import records_frame
+from bench.run.record import RunRecord
 
 LINE_KEYS = ["method", "variant", "adapt", "init", "profile", "settings"]
 
@@ -24,7 +24,7 @@ def line_labels(keys: list[tuple[str, ...]]) -> list[str]:
     return labels
 
 
-def f1_by_fraction(records: list[dict[str, Any]]) -> pd.DataFrame:
+def f1_by_fraction(records: list[RunRecord]) -> pd.DataFrame:
     """Mean, sample std and seed count of macro-F1 per line and fraction."""
     frame = records_frame(records)
     if frame.empty:
@@ -40,7 +40,7 @@ def seed_range(counts: set[int]) -> str:
 
 
 @styled
-def plot(records: list[dict[str, Any]], dataset: str, path: Path) -> Path | None:
+def plot(records: list[RunRecord], dataset: str, path: Path) -> Path | None:
     """Figure 6 for one dataset's finished runs; None when they cover fewer than two fractions."""
     summary = f1_by_fraction(records)
     if summary.empty or summary.fraction.nunique() < 2:

@@ -14,7 +14,8 @@ from typing import Any
 from bench.api import registry
 from bench.api.errors import BenchError
 from bench.run.artifacts import RunArtifacts, artifacts_of
-from bench.run.store import settings_label
+from bench.run.frame import settings_label
+from bench.run.record import RunRecord
 
 FEATURED_METHOD = "galaxalign-vit16"  # the paper's own model gets the PCA grid and retrieval figures
 
@@ -23,21 +24,25 @@ FEATURED_METHOD = "galaxalign-vit16"  # the paper's own model gets the PCA grid 
 class Run:
     """A finished run's record with its saved test outputs (None for records written before them)."""
 
-    record: dict[str, Any]
+    record: RunRecord
     artifacts: RunArtifacts | None
 
     @property
     def method(self) -> str:
-        return str(self.record["spec"]["method"])
+        return self.record.spec.method
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.record["data"]["class_names"])
+        names = self.record.ok_data.class_names
+        if names is None:
+            raise BenchError(f"run {self.record.run_id} has no class names in its record",
+                             "run it again with `bench run` to draw its figures")
+        return names
 
     @property
     def accuracy(self) -> float | None:
-        value = self.record["metrics"].get("classify", {}).get("accuracy")
-        return None if value is None else float(value)
+        value = self.record.metrics.get("classify", {}).get("accuracy")
+        return float(value) if isinstance(value, int | float) else None
 
     @property
     def has_embeddings(self) -> bool:
@@ -46,9 +51,8 @@ class Run:
     @property
     def label(self) -> str:
         """Panel title: the method and the run's seed (and its hand-set settings, if any)."""
-        spec = self.record["spec"]
-        changed = settings_label(spec)
-        return f"{self.method}\nseed {spec['seed']}" + (f", {changed}" if changed else "")
+        changed = settings_label(self.record.spec)
+        return f"{self.method}\nseed {self.record.spec.seed}" + (f", {changed}" if changed else "")
 
 
 def first_variant(method: str) -> str:
@@ -59,22 +63,22 @@ def first_variant(method: str) -> str:
         return "default"
 
 
-def _preference(record: dict[str, Any]) -> tuple[Any, ...]:
-    spec = record["spec"]
+def _preference(record: RunRecord) -> tuple[Any, ...]:
+    spec = record.spec
     changed = settings_label(spec)
-    return (changed != "", spec["init"] != "pretrained", spec["profile"] != "paper", changed, spec["seed"])
+    return (changed != "", spec.init != "pretrained", spec.profile != "paper", changed, spec.seed)
 
 
-def representative_runs(records: list[dict[str, Any]], results_dir: Path) -> list[Run]:
+def representative_runs(records: list[RunRecord], results_dir: Path) -> list[Run]:
     """One run per method among ``records`` (finished runs of one dataset), in method order."""
-    best: dict[str, dict[str, Any]] = {}
+    best: dict[str, RunRecord] = {}
     for record in records:
-        spec = record["spec"]
-        if spec["fraction"] != 1.0 or spec["adapt"] != "full" or spec["variant"] != first_variant(spec["method"]):
+        spec = record.spec
+        if spec.fraction != 1.0 or spec.adapt != "full" or spec.variant != first_variant(spec.method):
             continue
-        current = best.get(spec["method"])
+        current = best.get(spec.method)
         if current is None or _preference(record) < _preference(current):
-            best[spec["method"]] = record
+            best[spec.method] = record
     return [Run(best[method], artifacts_of(best[method], results_dir)) for method in sorted(best)]
 
 

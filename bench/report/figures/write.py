@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from bench.api.data import DataOptions
 from bench.report.figures import confusion, fraction_curve, pca_grid, retrieval, tsne
 from bench.report.figures.select import featured_run, representative_runs
 from bench.report.figures.style import slug
 from bench.report.figures.thumbnails import load_test_split
+from bench.run.record import RunRecord
 
 FIGURE_KINDS = ("fig6", "tsne", "pca_grid", "retrieval", "confusion")
 
 
 def write_figures(
-    records: list[dict[str, Any]], results_dir: Path, out_dir: Path, data_options: DataOptions
+    records: list[RunRecord], results_dir: Path, out_dir: Path, data_options: DataOptions
 ) -> dict[str, list[Path]]:
     """Draw every figure the finished runs in ``records`` allow into ``out_dir/figures/``.
 
@@ -27,10 +27,10 @@ def write_figures(
     """
     folder = out_dir / "figures"
     written: dict[str, list[Path]] = {kind: [] for kind in FIGURE_KINDS}
-    finished = [record for record in records if record.get("status") == "ok"]
-    for dataset in sorted({record["spec"]["dataset"] for record in finished}):
+    finished = [record for record in records if record.status == "ok"]
+    for dataset in sorted({record.spec.dataset for record in finished}):
         name = slug(dataset)
-        of_dataset = [record for record in finished if record["spec"]["dataset"] == dataset]
+        of_dataset = [record for record in finished if record.spec.dataset == dataset]
         runs = representative_runs(of_dataset, results_dir)
         drawn = {
             "fig6": fraction_curve.plot(of_dataset, dataset, folder / f"f1_vs_fraction_{name}.png"),
