@@ -36,3 +36,10 @@ def test_saved_model_serves_text_search(tmp_path: Path, monkeypatch, capsys) -> 
 def test_search_without_a_saved_model_names_the_fix(tmp_path: Path, monkeypatch, capsys) -> None:
     code, err = bench(["search", "--query", "x", "--results", str(tmp_path)], monkeypatch, capsys)
     assert code == 2 and "--save-models" in err
+
+
+def test_search_with_a_method_that_cannot_embed_text_names_the_capability(tmp_path: Path, monkeypatch, capsys) -> None:
+    args = ["search", "--query", "x", "--method", "resnet18", "--results", str(tmp_path)]
+    code, err = bench(args, monkeypatch, capsys)
+    assert code == 2 and "resnet18 cannot search by text" in err and "EmbedsText" in err
+    assert "galaxalign-convnext, galaxalign-vit16" in err
