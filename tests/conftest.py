@@ -18,6 +18,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 # Derived files (decompressed data, duplicate groups) go to a temporary folder, not ~/.cache.
 os.environ["BENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="bench-tests-cache-")
 
+InstallPlugin = Callable[[dict[str, str]], None]
+
 
 @pytest.fixture(autouse=True)
 def no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,18 +29,27 @@ def no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def plugin_methods(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make ``tests/plugins.py`` an installed distribution with ``bench.methods`` entry points,
-    the way a third-party package adds methods."""
-    root = tmp_path_factory.mktemp("site")
-    dist = root / "fake_bench_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-bench-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[bench.methods]\ntiny-convnet = plugins:TinyConvNet\nexploding-net = plugins:ExplodingNet\n"
-    )
-    monkeypatch.syspath_prepend(str(root))
-    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+def install_plugin(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> InstallPlugin:
+    """Make ``tests/plugins.py`` an installed distribution whose ``bench.methods`` entry points are the
+    ones given (name -> "plugins:Class"), the way a third-party package adds methods."""
+
+    def install(methods: dict[str, str]) -> None:
+        root = tmp_path_factory.mktemp("site")
+        dist = root / "fake_bench_plugin-0.1.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-bench-plugin\nVersion: 0.1\n")
+        lines = "".join(f"{name} = {target}\n" for name, target in methods.items())
+        (dist / "entry_points.txt").write_text(f"[bench.methods]\n{lines}")
+        monkeypatch.syspath_prepend(str(root))
+        monkeypatch.syspath_prepend(str(Path(__file__).parent))
+
+    return install
+
+
+@pytest.fixture
+def plugin_methods(install_plugin: InstallPlugin) -> None:
+    """The methods of ``tests/plugins.py``, installed as a third-party package's."""
+    install_plugin({"tiny-convnet": "plugins:TinyConvNet", "exploding-net": "plugins:ExplodingNet"})
 
 
 @pytest.fixture

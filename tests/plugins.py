@@ -45,3 +45,16 @@ class ExplodingNet(TinyConvNet):
 class _TimesNaN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * float("nan")
+
+
+class NoBackbone(BackboneClassifier):
+    """Forgets ``create_backbone``: registering it must fail with one line."""
+
+    name = "no-backbone"
+    summary = "a plugin that does not say how to build its backbone"
+
+    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+        return None
+
+    def default_config(self, profile: Profile) -> FinetuneConfig:
+        return FinetuneConfig(epochs=1, batch_size=32, lr=1e-3, weight_decay=0.0)

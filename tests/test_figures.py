@@ -47,7 +47,8 @@ def fake_run(results: Path, labels: np.ndarray, class_names: list[str], method: 
         "spec": spec.to_dict(),
         "artifacts": path.name,
         "metrics": {
-            "classify": {"accuracy": accuracy, "macro_f1": accuracy - 0.05, "confusion_matrix": confusion.tolist()}
+            "classify": {"accuracy": accuracy, "macro_f1": accuracy - 0.05, "confusion_matrix": confusion.tolist()},
+            "retrieve": {"map@5": accuracy - 0.1, "map": accuracy - 0.2},  # the featured run retrieves best
         },
         "data": {"class_names": class_names, "test": len(labels), "protocol": "p", "train": 0, "train_full": 0,
                  "val": 0},
@@ -137,19 +138,49 @@ def test_representative_runs_are_seed_0_full_data_full_adaptation(grid: tuple[li
     assert {run.record.spec.seed for run in representative_runs(later_seeds, results)} == {1}
 
 
-def test_featured_run_prefers_galaxalign_then_accuracy() -> None:
-    artifacts = RunArtifacts(np.arange(2), np.zeros(2, int), np.zeros((2, 3), np.float16))
+def scored_record(method: str, metrics: dict[str, Any]) -> RunRecord:
+    data = RunData(protocol="p", train=2, train_full=2, val=2, test=2)
+    return RunRecord(run_id="r", spec=RunSpec(method, DATASET), status="ok", metrics=metrics, data=data)
 
-    def record(method: str, metrics: dict[str, Any]) -> RunRecord:
-        data = RunData(protocol="p", train=2, train_full=2, val=2, test=2)
-        return RunRecord(run_id="r", spec=RunSpec(method, DATASET), status="ok", metrics=metrics, data=data)
 
-    def run(method: str, accuracy: float) -> Run:
-        return Run(record(method, {"classify": {"accuracy": accuracy}}), artifacts)
+def scored_run(method: str, accuracy: float, map5: float | None, embeddings: bool = True) -> Run:
+    artifacts = RunArtifacts(np.arange(2), np.zeros(2, int), np.zeros((2, 3), np.float16) if embeddings else None)
+    metrics: dict[str, Any] = {"classify": {"accuracy": accuracy}}
+    if map5 is not None:
+        metrics["retrieve"] = {"map@5": map5, "map": map5}
+    return Run(scored_record(method, metrics), artifacts)
 
-    assert featured_run([run("a", 0.5), run("b", 0.9)]).method == "b"  # type: ignore[union-attr]
-    assert featured_run([run("b", 0.9), run("galaxalign-vit16", 0.1)]).method == "galaxalign-vit16"  # type: ignore[union-attr]
-    assert featured_run([Run(record("a", {}), None)]) is None
+
+def test_featured_run_is_the_best_by_the_retrieve_tasks_main_metric() -> None:
+    run = scored_run
+    assert featured_run([run("a", 0.5, 0.5), run("b", 0.9, 0.9)]).run.method == "b"  # type: ignore[union-attr]
+    assert featured_run([run("b", 0.9, 0.4), run("galaxalign-vit16", 0.1, 0.8)]).run.method == "galaxalign-vit16"  # type: ignore[union-attr]
+    assert featured_run([Run(scored_record("a", {}), None)]) is None
+
+
+def test_featured_run_breaks_ties_by_name_and_says_why() -> None:
+    runs = [scored_run("c", 0.9, 0.7), scored_run("b", 0.2, 0.7), scored_run("a", 0.9, 0.9, embeddings=False),
+            scored_run("d", 0.99, None)]
+    featured = featured_run(runs)
+    assert featured is not None and featured.run.method == "b"  # "a" has no embeddings, "d" no retrieval score
+    assert featured.reason == "featured for the best mAP@5 (0.700) of 2 methods; ties: first by name"
+    assert featured_run(list(reversed(runs))) == featured
+
+
+def test_the_embedding_figures_say_which_run_is_featured_and_why(
+    grid: tuple[list, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bench.report.figures import pca_grid, retrieval
+
+    records, results = grid
+    featured = featured_run(representative_runs([r for r in records if r.status == "ok"], results))
+    assert featured is not None
+    test = registry.load_dataset(DATASET, DataOptions()).test
+    titles: list[str] = []
+    for module in (pca_grid, retrieval):
+        monkeypatch.setattr(module, "save", lambda figure, path: titles.append(figure._suptitle.get_text()) or path)
+        module.plot(featured, test, DATASET, tmp_path / "figure.png")
+    assert len(titles) == 2 and all(f"vit16 {featured.reason}" in title for title in titles)
 
 
 def test_fig6_needs_two_fractions_and_averages_over_seeds(grid: tuple[list, Path], tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from bench.api import registry
+from bench.api.capabilities import TrainsObjectives
 from bench.api.data import DataOptions, DatasetSplits
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig
@@ -32,7 +33,7 @@ from methods.galaxalign.loss import MAX_LOGIT_SCALE, multi_positive_contrastive
 from methods.galaxalign.model import TriModalCLIP
 from methods.galaxalign.plugin import GalaxAlign, GalaxAlignConvNeXt, GalaxAlignViT16
 from methods.galaxalign.search import search, text_search
-from methods.galaxalign.stages import Modalities, run_stage
+from methods.galaxalign.stages import Modalities, stage_call
 from methods.galaxalign.symbols import SYMBOL_KINDS, SymbolBank, render_symbols, write_contact_sheet
 from methods.galaxalign.variants import STAGE2, VARIANTS
 
@@ -347,9 +348,21 @@ def test_the_temperature_is_clamped_as_in_clip(splits: DatasetSplits) -> None:
         method.model.clip.logit_scale.fill_(8.0)  # a scale of e^8, above CLIP's cap of 100
     bank = SymbolBank.render(demo.CLASS_NAMES, 64, 2)
     modalities = Modalities(method._tokens(method.prompts), bank, method.prep, CPU)
-    report = run_stage(method.model, STAGE2, modalities, splits.train, tiny_cfg(epochs=1), 1, None, "test")
+    report = stage_call(method.model, STAGE2, modalities, splits.train, tiny_cfg(epochs=1), 1, None, "test").run()
     assert float(method.model.logit_scale.detach()) <= MAX_LOGIT_SCALE + 1e-6
     assert report.history[0]["logit_scale"] > 100  # the first step ran at the unclamped scale
+
+
+def test_objectives_hand_over_every_stage_without_training(splits: DatasetSplits) -> None:
+    method = build(variant="full")
+    assert isinstance(method, TrainsObjectives)
+    before = {k: v.clone() for k, v in method.model.state_dict().items()}
+    calls = list(method.objectives(splits.train, None, tiny_cfg(epochs=3)))
+    assert [(call.stage.number, call.cfg.epochs) for call in calls] == [(1, 1), (2, 3)]  # stage 1: its warm-up
+    assert method.model.has_symbol_encoder  # taking stage 2 made its symbol encoder
+    assert all(torch.equal(before[k], v) for k, v in method.model.state_dict().items() if k in before)
+    with pytest.raises(BenchError, match="--adapt linear is not supported"):
+        list(method.objectives(splits.train, None, tiny_cfg(adapt="linear")))
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import json
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
+from bench.api.capabilities import TrainsObjectives
 from bench.api.data import ArraySource, GalaxyData
-from bench.api.method import BuildContext, FinetuneConfig
+from bench.api.errors import BenchError
+from bench.api.method import BuildContext, FinetuneConfig, FitReport
 from bench.api.profiles import PROFILES
 from bench.api.registry import create_method
 from bench.api.weights import ResolvedWeights
@@ -27,7 +30,7 @@ from bench.perf.reference_loop import PilAugmented
 from bench.perf.report import GPU_COMMAND, perf_markdown, write_perf
 from bench.train import device_data
 from bench.train import loop as train
-from bench.train.loop import Objective, TrainStep, batched_outputs, capture_fits, fit
+from bench.train.loop import FastPath, FitCall, Objective, TrainStep, batched_outputs, fit
 from bench.train.preprocess import Preprocessing
 from bench.train.weights import pretrained_copy
 
@@ -208,20 +211,55 @@ def test_train_step_loss_is_the_previous_pipelines(monkeypatch: pytest.MonkeyPat
         assert float(ours.detach()) == pytest.approx(float(theirs.detach()), rel=1e-5, abs=1e-6)
 
 
+class TinyTrainer:
+    """A method's training half: ``finetune`` runs the shared-loop calls ``objectives`` hands over."""
+
+    def __init__(self, objective: Objective) -> None:
+        self.objective = objective
+
+    def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> list[FitCall]:
+        return [FitCall(self.objective, train, cfg, Preprocessing(16), CPU)]
+
+    def finetune(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> FitReport:
+        [call] = self.objectives(train, val, cfg)
+        return call.run()
+
+
 @pytest.mark.slow
-def test_fit_inside_capture_trains_nothing_and_hands_over_its_objective() -> None:
+def test_objectives_train_nothing_and_hand_over_what_finetune_trains() -> None:
     objective = tiny_objective()
     objective = Objective(objective.module, iter(list(objective.parameters)), objective.loss, None)  # one-shot
     before = copy.deepcopy(objective.module.state_dict())
     data, _ = lazy_data()
-    with capture_fits() as calls:
-        report = fit(objective, data, CFG, Preprocessing(16), CPU)
-    assert report.epochs_run == 0 and report.train_images == 0
+    method = TinyTrainer(objective)
+    assert isinstance(method, TrainsObjectives)
+    calls = list(method.objectives(data, None, CFG))
     assert all(torch.equal(before[k], v) for k, v in objective.module.state_dict().items())
     (call,) = calls
     assert call.train is data and len(call.objective.parameters) == 4  # listed, so it can be reused
-    report = fit(call.objective, data, CFG, Preprocessing(16), CPU)  # outside: trains
+    report = fit(call.objective, data, CFG, Preprocessing(16), CPU)  # trained: trains
     assert report.train_images == 40
+    assert method.finetune(data, None, CFG).train_images == 40  # finetune trains the same calls
+
+
+def test_the_fast_path_is_an_argument_of_the_step() -> None:
+    data, _ = lazy_data()
+    objective = tiny_objective()
+    eager = TrainStep(objective, data, CFG, Preprocessing(16), CPU, 3, 1, torch.Generator())
+    compiled = TrainStep(objective, data, CFG, Preprocessing(16), CPU, 3, 1, torch.Generator(), FastPath(compile=True))
+    assert eager.loss is objective.loss and compiled.loss is not objective.loss
+    with pytest.raises(FrozenInstanceError):  # no process-wide switch to flip
+        train.EAGER.compile = True  # type: ignore[misc]
+
+
+def test_perf_names_the_capability_a_method_lacks() -> None:
+    from bench.perf.measure import PerfSettings, timed_call
+
+    class Untrainable:
+        name = "untrainable"
+
+    with pytest.raises(BenchError, match=r"untrainable cannot be timed .* lacks the TrainsObjectives capability"):
+        timed_call(Untrainable(), synthetic_data(4, 16), PerfSettings.for_device(PROFILES["demo"], CPU))  # type: ignore[arg-type]
 
 
 def test_batched_outputs_halve_the_batch_on_out_of_memory() -> None:

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 import pytest
 
 from bench.api import registry
@@ -15,6 +17,25 @@ def test_builtin_methods_and_datasets_are_registered() -> None:
 def test_third_party_package_adds_a_method(plugin_methods: None) -> None:
     assert "tiny-convnet" in registry.method_names()
     assert registry.create_method("tiny-convnet").name == "tiny-convnet"
+
+
+def test_a_plugin_missing_an_abstract_member_fails_in_one_line(
+    install_plugin: Callable[[dict[str, str]], None],
+) -> None:
+    install_plugin({"no-backbone": "plugins:NoBackbone"})
+    with pytest.raises(BenchError) as failed:
+        registry.create_method("no-backbone")
+    message = str(failed.value)
+    assert "method 'no-backbone' (plugins:NoBackbone) does not implement create_backbone" in message
+    assert "\n" not in message
+
+
+def test_capabilities_are_found_by_protocol() -> None:
+    from bench.api.capabilities import EmbedsText, SavesModel, TrainsObjectives
+
+    assert registry.methods_with(EmbedsText) == registry.methods_with(SavesModel) == [
+        "galaxalign-convnext", "galaxalign-vit16"]
+    assert set(registry.methods_with(TrainsObjectives)) == set(registry.method_names())
 
 
 def test_unknown_method_lists_the_known_ones() -> None:

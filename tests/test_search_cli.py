@@ -27,3 +27,10 @@ def test_saved_model_serves_text_search(tmp_path: Path, run_bench) -> None:
 def test_search_without_a_saved_model_names_the_fix(tmp_path: Path, run_bench) -> None:
     result = run_bench(["search", "--query", "x", "--results", str(tmp_path)])
     assert result.exit_code == 2 and "--save-models" in result.stderr
+
+
+def test_search_with_a_method_that_cannot_embed_text_names_the_capability(tmp_path: Path, run_bench) -> None:
+    result = run_bench(["search", "--query", "x", "--method", "resnet18", "--results", str(tmp_path)])
+    err = result.stderr
+    assert result.exit_code == 2 and "resnet18 cannot search by text" in err and "EmbedsText" in err
+    assert "galaxalign-convnext, galaxalign-vit16" in err

@@ -14,7 +14,10 @@ packages can add their own. A package adds one with, in its pyproject.toml::
     my-package = "my_package.cli:register"       # register(app: typer.Typer) -> None
 
 A MethodCard names its implementation, which is imported only when a run needs the method, so
-listing, grid expansion and `--help` never import torch.
+listing, grid expansion and `--help` never import torch. What a method can do beyond the Method
+protocol (save a model, embed text, hand over its training objectives) are the capabilities of
+bench/api/capabilities.py; a plugin's own CLI commands come through ``bench.commands``: its
+``register`` adds them to the ``bench`` Typer app (e.g. methods/galaxalign/cli.py).
 """
 
 from __future__ import annotations
@@ -106,6 +109,20 @@ def method_class(name: str) -> type[Method]:
         raise BenchError(f"method {name!r}: its card lists variants {card.variants}, its class {cls.variants}",
                          "make the class take them from the card (bench.api.method.implements)")
     return cls
+
+
+def methods_with(capability: type) -> list[str]:
+    """The registered methods whose class has ``capability`` (a Protocol of bench/api/capabilities.py),
+    in name order; those that cannot be imported here are left out."""
+    having = []
+    for name in method_names():
+        try:
+            cls = method_class(name)
+        except BenchError:
+            continue
+        if issubclass(cls, capability):
+            having.append(name)
+    return having
 
 
 def create_method(name: str) -> Method:

@@ -1,10 +1,10 @@
 """Measure each method's real training step and embedding pass, and the naive reference loop.
 
-A method is built at random init (speed does not depend on the weights' values) and its own
-``finetune`` is called inside ``capture_fits``: the shared loop hands over the objective it was
-asked to train (for a multi-stage method, the last stage) instead of training. That objective is
-then timed through ``TrainStep``, the unit ``fit`` repeats, on synthetic uint8 cutouts of the size
-the profile's main dataset has; then the method's ``embed``; then the naive reference loop
+A method is built at random init (speed does not depend on the weights' values) and hands over the
+calls of the shared loop its fine-tune makes (the TrainsObjectives capability,
+bench/api/capabilities.py). The last of them (for a multi-stage method, the last stage) is timed
+through ``TrainStep``, the unit ``fit`` repeats, on synthetic uint8 cutouts of the size the
+profile's main dataset has; then the method's ``embed``; then the naive reference loop
 (bench/perf/reference_loop.py) on the same model, loss and images.
 """
 
@@ -14,8 +14,7 @@ import gc
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from bench.api import registry
+from bench.api.capabilities import TrainsObjectives, lacking
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, Method
@@ -33,7 +33,7 @@ from bench.perf.flops import count_flops, mfu
 from bench.perf.peaks import Peak, device_peak
 from bench.perf.reference_loop import reference_step
 from bench.run.provenance import device_name, environment, peak_memory, reset_peak_memory
-from bench.train.loop import FAST_PATH, FitCall, TrainStep, capture_fits, epoch_batches, synchronize
+from bench.train.loop import EAGER, FastPath, FitCall, TrainStep, epoch_batches, synchronize
 
 GALAXY10_SIDE = 256  # Galaxy10 DECaLS cutouts are 256 x 256; the full-size models take 224
 
@@ -110,28 +110,18 @@ def default_reference_workers(device: torch.device) -> int:
     return min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
 
 
-@contextmanager
-def _compiled(enabled: bool) -> Iterator[None]:
-    previous = FAST_PATH.compile
-    FAST_PATH.compile = enabled
-    try:
-        yield
-    finally:
-        FAST_PATH.compile = previous
-
-
-def captured_objective(method: Method, data: GalaxyData, settings: PerfSettings) -> FitCall:
-    """What the method's own fine-tune asks the shared loop to train (its last stage)."""
+def timed_call(method: Method, data: GalaxyData, settings: PerfSettings) -> FitCall:
+    """The last call of the shared loop the method's full fine-tune on ``data`` makes, the earlier
+    ones taken untrained."""
+    if not isinstance(method, TrainsObjectives):
+        raise lacking(method, TrainsObjectives, "be timed by `bench perf` (it times the shared training loop)")
     cfg = replace(method.default_config(settings.profile), adapt="full", seed=0)
     if settings.batch_size is not None:
         cfg = replace(cfg, batch_size=settings.batch_size)
-    with capture_fits() as calls:
-        method.finetune(data, None, cfg)
+    calls = list(method.objectives(data, None, cfg))
     if not calls:
-        raise BenchError(
-            f"{method.name} did not train through the shared loop (bench/train/loop.py fit)",
-            "perf measures the shared loop's step; train the method with bench.train.loop.fit",
-        )
+        raise BenchError(f"{method.name} trains nothing through the shared loop with its default settings",
+                         "time a method or variant that fine-tunes (its objectives are what perf measures)")
     return calls[-1]
 
 
@@ -166,10 +156,10 @@ def images_per_s(
     return float(np.median(rates)), warmup_seconds
 
 
-def shared_step(call: FitCall, steps: int) -> Callable[[], int]:
+def shared_step(call: FitCall, steps: int, fast: FastPath = EAGER) -> Callable[[], int]:
     """One ``TrainStep`` (the shared loop's unit) per call, for ``steps`` calls, over ``call``'s data."""
     generator = torch.Generator().manual_seed(0)
-    step = TrainStep(call.objective, call.train, call.cfg, call.prep, call.device, steps, 1, generator)
+    step = TrainStep(call.objective, call.train, call.cfg, call.prep, call.device, steps, 1, generator, fast)
     batches = itertools.islice(epoch_batches(len(call.train), call.cfg.batch_size, steps, generator), steps)
     call.objective.module.train()
 
@@ -195,7 +185,7 @@ def measure_method(name: str, settings: PerfSettings, data: GalaxyData, peak: Pe
     torch.manual_seed(0)
     method = registry.create_method(name)
     method.build(BuildContext(CLASS_NAMES, settings.profile, "random", device))
-    call = captured_objective(method, data, settings)
+    call = timed_call(method, data, settings)
     flops_per_image, fused_attention = step_flops_per_image(call)
     reset_peak_memory(device)
     total = settings.warmup_steps + settings.steps
@@ -211,10 +201,9 @@ def measure_method(name: str, settings: PerfSettings, data: GalaxyData, peak: Pe
         "fused_attention": fused_attention,
     }
     if settings.compile:
-        with _compiled(True):
-            compiled_rate, compile_seconds = images_per_s(
-                shared_step(call, total), settings.warmup_steps, settings.steps, device
-            )
+        compiled_rate, compile_seconds = images_per_s(
+            shared_step(call, total, FastPath(compile=True)), settings.warmup_steps, settings.steps, device
+        )
         result.update(compiled_train_images_per_s=compiled_rate, compile_speedup=compiled_rate / train_rate,
                       compile_warmup_seconds=compile_seconds)
     warm = data.subset(np.arange(min(len(data), 64)))

@@ -18,6 +18,7 @@ import torch
 from pydantic import ValidationError
 
 from bench.api import registry
+from bench.api.capabilities import SavesModel
 from bench.api.data import DataOptions, DatasetSplits
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, Method
@@ -42,7 +43,7 @@ class RunSettings:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     weights_files: dict[str, str] = field(default_factory=dict)  # method -> file (--weights m=path)
     weights_dir: str | None = None
-    save_models: bool = False  # keep each fine-tuned model next to its record (methods with `save`)
+    save_models: bool = False  # keep each fine-tuned model next to its record (methods that are SavesModel)
 
 
 def seed_everything(seed: int) -> None:
@@ -158,11 +159,10 @@ class Runner:
             return RunRecord(**common, **_failure(error))
 
     def _save_model(self, method: Method, spec: RunSpec) -> str | None:
-        """Save the fine-tuned model beside its record when asked and the method can save."""
-        save = getattr(method, "save", None)
-        if not self.settings.save_models or save is None:
+        """Save the fine-tuned model beside its record when asked and the method has the SavesModel capability."""
+        if not self.settings.save_models or not isinstance(method, SavesModel):
             return None
-        return str(save(self.store.path_for(spec).with_suffix(".pt")))
+        return str(method.save(self.store.path_for(spec).with_suffix(".pt")))
 
     def _train_and_evaluate(self, spec: RunSpec) -> dict[str, Any]:
         splits = self.dataset(spec.dataset)

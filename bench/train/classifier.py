@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch
@@ -15,7 +16,7 @@ from bench.api.profiles import Profile
 from bench.api.weights import ResolvedWeights, WeightsSpec
 from bench.eval import metrics
 from bench.train.linear_probe import fit_linear_probe
-from bench.train.loop import Objective, batched_outputs, fit
+from bench.train.loop import FitCall, Objective, batched_outputs
 from bench.train.preprocess import Preprocessing
 from bench.train.weights import for_run, pretrained_copy
 
@@ -93,8 +94,10 @@ def parameter_groups(model: Classifier, cfg: FinetuneConfig) -> list[dict[str, A
     return [group for group in head + backbone if group["params"]]
 
 
-class BackboneClassifier:
-    """Method base for backbone + linear head models; subclasses only say how to build the backbone."""
+class BackboneClassifier(ABC):
+    """Method base for backbone + linear head models: a subclass gives ``name``, ``summary`` (and
+    ``variants``) and implements ``weights_spec``, ``default_config`` and ``create_backbone``; one
+    that misses any is refused when it is registered. It has the TrainsObjectives capability."""
 
     name: ClassVar[str]
     summary: ClassVar[str]
@@ -105,15 +108,17 @@ class BackboneClassifier:
     prep: Preprocessing
     device: torch.device
 
+    @abstractmethod
     def weights_spec(self, profile: Profile) -> WeightsSpec | None:
-        raise NotImplementedError
+        """Where the pretrained weights for ``profile`` live (None: the profile has none)."""
 
+    @abstractmethod
     def default_config(self, profile: Profile) -> FinetuneConfig:
-        raise NotImplementedError
+        """The fine-tuning hyperparameters under ``profile``."""
 
+    @abstractmethod
     def create_backbone(self, ctx: BuildContext, weights: ResolvedWeights) -> tuple[nn.Module, int, Preprocessing]:
         """(backbone returning pooled features, feature size, preprocessing), weights loaded."""
-        raise NotImplementedError
 
     def build(self, ctx: BuildContext) -> ResolvedWeights:
         weights = for_run(self.name, self.weights_spec(ctx.profile), ctx.init, ctx.weights_file, ctx.weights_dir)
@@ -137,6 +142,14 @@ class BackboneClassifier:
             return fit_linear_probe(
                 self.model.head, self._features, train, val, cfg, self.device, description=f"{self.name} probe"
             )
+        [call] = self.objectives(train, val, cfg)
+        return call.run()
+
+    def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> list[FitCall]:
+        """Full fine-tuning's one call of the shared loop: cross-entropy on the head's logits, early
+        stopping on val macro-F1. A linear probe trains on cached features, outside the loop: none."""
+        if cfg.adapt == "linear":
+            return []
 
         def loss(images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
             return {"loss": F.cross_entropy(self.model(images), labels, label_smoothing=cfg.label_smoothing)}
@@ -147,7 +160,7 @@ class BackboneClassifier:
 
         self.model.dropout.p = cfg.head_dropout
         objective = Objective(self.model, parameter_groups(self.model, cfg), loss, score if val is not None else None)
-        return fit(objective, train, cfg, self.prep, self.device, description=self.name)
+        return [FitCall(objective, train, cfg, self.prep, self.device, description=self.name)]
 
     def _features(self, data: GalaxyData) -> torch.Tensor:
         self.model.eval()

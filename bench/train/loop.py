@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,8 @@ class Objective:
     entry is optimised; ``score`` returns the validation score (higher is better) used for
     early stopping, or is None to train for the full number of epochs. ``after_step``, when
     given, runs after every optimiser step (e.g. to clamp a learned temperature as CLIP does).
+    ``parameters`` (tensors or AdamW parameter groups) is kept as a list, so several optimisers
+    can be built over one objective (`bench perf` times it more than once).
     """
 
     module: nn.Module
@@ -38,6 +40,9 @@ class Objective:
     loss: Callable[[torch.Tensor, torch.Tensor], LossTerms]
     score: Callable[[], float] | None
     after_step: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.parameters = list(self.parameters)
 
 
 def autocast(device: torch.device) -> Any:
@@ -126,9 +131,10 @@ def _check_finite(means: dict[str, float], epoch: int) -> None:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class FastPath:
-    """Process-wide switches of the training step that change its speed, not what it computes.
+    """Choices of the training step that change its speed, not what it computes; given to
+    ``TrainStep`` (and through ``fit``) by whoever decides them.
 
     ``compile`` wraps the objective's loss (forward and, through AOTAutograd, backward) in
     ``torch.compile``. It is off by default: `bench perf --compile` measures it beside eager, and
@@ -138,7 +144,7 @@ class FastPath:
     compile: bool = False
 
 
-FAST_PATH = FastPath()
+EAGER = FastPath()
 CUDA_EVAL_BATCH = 1024  # evaluation batches on CUDA start here (no gradients: far larger than training)
 
 
@@ -155,7 +161,8 @@ class TrainStep:
     they fit, see bench/train/device_data.py) and labels, preprocess and augment them on the device,
     compute the objective's loss under bf16 autocast (CUDA), backward, AdamW (fused on CUDA),
     ``after_step``, then the warm-up + cosine schedule. None of this waits for the GPU (an
-    objective's own loss may, e.g. by copying labels to the host).
+    objective's own loss may, e.g. by copying labels to the host). ``fast`` says whether the loss
+    is compiled.
     """
 
     def __init__(
@@ -168,11 +175,12 @@ class TrainStep:
         total_steps: int,
         warmup_steps: int,
         generator: torch.Generator,
+        fast: FastPath = EAGER,
     ) -> None:
         self.objective, self.cfg, self.prep, self.device, self.generator = objective, cfg, prep, device, generator
         self.images = device_reader(train, device)
         self.labels = torch.as_tensor(train.labels, dtype=torch.long)
-        self.loss = torch.compile(objective.loss) if FAST_PATH.compile else objective.loss
+        self.loss = torch.compile(objective.loss) if fast.compile else objective.loss
         self.optimizer = torch.optim.AdamW(
             _fresh_groups(objective.parameters), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
         )
@@ -194,29 +202,19 @@ class TrainStep:
 
 @dataclass(frozen=True)
 class FitCall:
-    """What one call of ``fit`` was asked to train (its ``objective.parameters`` as a list)."""
+    """One call of ``fit`` that a method's fine-tune makes: what it trains, on which images, with
+    which settings and preprocessing (see bench.api.capabilities.TrainsObjectives)."""
 
     objective: Objective
     train: GalaxyData
     cfg: FinetuneConfig
     prep: Preprocessing
     device: torch.device
+    description: str = "fine-tune"
 
-
-_captures: list[list[FitCall]] = []
-
-
-@contextmanager
-def capture_fits() -> Iterator[list[FitCall]]:
-    """Inside this block ``fit`` trains nothing: it appends what it was asked to train to the
-    yielded list and returns an empty report. `bench perf` builds a method, calls its own
-    ``finetune`` in this block, and times the method's real objective with ``TrainStep``."""
-    calls: list[FitCall] = []
-    _captures.append(calls)
-    try:
-        yield calls
-    finally:
-        _captures.remove(calls)
+    def run(self) -> FitReport:
+        """Train it: ``fit`` with these arguments."""
+        return fit(self.objective, self.train, self.cfg, self.prep, self.device, self.description)
 
 
 def fit(
@@ -226,17 +224,15 @@ def fit(
     prep: Preprocessing,
     device: torch.device,
     description: str = "fine-tune",
+    fast: FastPath = EAGER,
 ) -> FitReport:
-    """Train ``objective`` on ``train`` and restore the weights of the best validation epoch."""
-    if _captures:
-        captured = replace(objective, parameters=list(objective.parameters))
-        _captures[-1].append(FitCall(captured, train, cfg, prep, device))
-        return FitReport(epochs_run=0, best_epoch=0, best_val_score=None, train_images=0, train_seconds=0.0)
+    """Train ``objective`` on ``train`` and restore the weights of the best validation epoch; ``fast``
+    is given to every ``TrainStep``."""
     steps_per_epoch = max(math.ceil(len(train) / cfg.batch_size), math.ceil(cfg.min_epoch_images / cfg.batch_size), 1)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = max(1, round(cfg.warmup_epochs * steps_per_epoch))
     generator = torch.Generator().manual_seed(cfg.seed)
-    step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps, generator)
+    step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps, generator, fast)
     stopper = EarlyStopping(cfg.patience)
     history: list[dict[str, float]] = []
     train_images, train_seconds, stop = 0, 0.0, False

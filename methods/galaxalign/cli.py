@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bench.api import registry
+from bench.api.capabilities import EmbedsText, SavesModel, lacking
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.io.progress import console
@@ -32,7 +33,7 @@ def symbols(
 
 def search(
     query: Annotated[str, typer.Option(help="Free text, e.g. 'barred spiral with loose arms'.")],
-    method: Annotated[str, typer.Option(help="A text-capable method, e.g. galaxalign-vit16.")] = "galaxalign-vit16",
+    method: Annotated[str, typer.Option(help="One that embeds text and saves models.")] = "galaxalign-vit16",
     dataset: Annotated[str, typer.Option(help="Dataset to search (its test split).")] = "demo",
     model: Annotated[Optional[Path], typer.Option(help="Saved model (.pt from `bench run --save-models`).")] = None,
     results: Annotated[Path, typer.Option(help="Where to find the newest saved model.")] = Path("results"),
@@ -44,13 +45,14 @@ def search(
     """Text-to-image search with a fine-tuned model: writes a PNG grid of the best matches."""
     from methods.galaxalign.search import search as text_to_image
 
-    saved = model or _newest_model(results, dataset, method)
     searcher = registry.create_method(method)
-    if not hasattr(searcher, "load"):
-        raise BenchError(f"{method} cannot search by text", "use a GalaxAlign method, e.g. galaxalign-vit16")
-    searcher.load(saved)
+    if not isinstance(searcher, EmbedsText):
+        raise lacking(searcher, EmbedsText, "search by text")
+    if not isinstance(searcher, SavesModel):
+        raise lacking(searcher, SavesModel, "load a saved model")
+    searcher.load(model or _newest_model(results, dataset, method))
     splits = registry.load_dataset(dataset, DataOptions(data_dir=data_dir, path=data_path))
-    result = text_to_image(searcher, splits.test, query, out, top=top)  # type: ignore[arg-type]
+    result = text_to_image(searcher, splits.test, query, out, top=top)
     console.print(f"wrote {out}: best score {float(result.scores[0]):.3f} for {result.text!r}")
 
 

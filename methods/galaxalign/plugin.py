@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,7 +33,7 @@ from methods.galaxalign.model import (
     pretrained_cfg,
 )
 from methods.galaxalign.recipe import recipe_for
-from methods.galaxalign.stages import Modalities, run_stage
+from methods.galaxalign.stages import Modalities, StageCall, stage_call
 from methods.galaxalign.symbols import SymbolBank
 from methods.galaxalign.variants import PLANS, VARIANTS, Plan
 
@@ -165,38 +166,21 @@ class GalaxAlign:
         return weights
 
     def finetune(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> FitReport:
-        if cfg.adapt != "full":
-            raise BenchError(
-                f"{self.name} fine-tunes its encoders contrastively; --adapt {cfg.adapt} is not supported",
-                "run it with --adapt full",
-            )
-        bank = None
-        if self.plan.uses_symbols:
-            bank = SymbolBank.render(
-                self.class_names, self.prep.image_size, self.recipe.symbols_per_class, cfg.seed, self.symbol_overrides
-            )
-        self.bank = bank
-        self.eval_batch_size = cfg.eval_batch_size
-        modalities = Modalities(self._tokens(self.prompts), bank, self.prep, self.device)
-        evaluate = (lambda: self._rule_f1(val)) if val is not None else None
         history: list[dict[str, float]] = []
         stages: list[dict[str, Any]] = []
         images = 0
         seconds = 0.0
         best_epoch, best_score = 0, None
-        for stage in self.plan.stages:
-            report = run_stage(
-                self.model, stage, modalities, train, cfg, self.stage1_epochs, evaluate,
-                description=f"{self.name} {self.variant} stage {stage.number}",
-            )
+        for call in self.objectives(train, val, cfg):
+            report = call.annotate(call.run())
             if report.best_val_score is not None:
                 best_epoch, best_score = len(history) + report.best_epoch, report.best_val_score
             history += report.history
             images += report.train_images
             seconds += report.train_seconds
-            stages.append({"stage": stage.number, "pairs": list(stage.pairs), "to_convergence": stage.to_convergence,
-                           "epochs_run": report.epochs_run, "best_epoch": report.best_epoch,
-                           "symbol_encoder": self.model.has_symbol_encoder})
+            stages.append({"stage": call.stage.number, "pairs": list(call.stage.pairs),
+                           "to_convergence": call.stage.to_convergence, "epochs_run": report.epochs_run,
+                           "best_epoch": report.best_epoch, "symbol_encoder": self.model.has_symbol_encoder})
         self.model.eval()
         chosen = self._choose_rule(val)
         if best_score is None and chosen:  # no stage stopped early (v1, zeroshot): the final val score
@@ -216,6 +200,28 @@ class GalaxAlign:
     def predict(self, data: GalaxyData) -> torch.Tensor:
         return self._class_scores(self.embed(data), self.rule)
 
+    # --- capabilities (bench/api/capabilities.py): TrainsObjectives here, EmbedsText and SavesModel below ---
+
+    def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> Iterator[StageCall]:
+        """The plan's stages, one call of the shared loop each; renders the symbol bank first."""
+        if cfg.adapt != "full":
+            raise BenchError(
+                f"{self.name} fine-tunes its encoders contrastively; --adapt {cfg.adapt} is not supported",
+                "run it with --adapt full",
+            )
+        bank = None
+        if self.plan.uses_symbols:
+            bank = SymbolBank.render(
+                self.class_names, self.prep.image_size, self.recipe.symbols_per_class, cfg.seed, self.symbol_overrides
+            )
+        self.bank = bank
+        self.eval_batch_size = cfg.eval_batch_size
+        modalities = Modalities(self._tokens(self.prompts), bank, self.prep, self.device)
+        evaluate = (lambda: self._rule_f1(val)) if val is not None else None
+        for stage in self.plan.stages:
+            description = f"{self.name} {self.variant} stage {stage.number}"
+            yield stage_call(self.model, stage, modalities, train, cfg, self.stage1_epochs, evaluate, description)
+
     # --- text, symbols and the prediction rule ---------------------------------------------
 
     def _tokens(self, texts: list[str]) -> torch.Tensor:
@@ -224,7 +230,7 @@ class GalaxAlign:
 
     @torch.inference_mode()
     def embed_text(self, texts: list[str]) -> torch.Tensor:
-        """(len(texts), D) L2-normalised text embeddings, on the CPU."""
+        """(len(texts), D) L2-normalised text embeddings, on the CPU (the EmbedsText capability)."""
         self.model.eval()
         with autocast(self.device):
             return self.model.encode_text(self._tokens(texts)).float().cpu()
@@ -273,7 +279,7 @@ class GalaxAlign:
         self.rule = max(self._rules(), key=lambda rule: (f1[rule], rule == TEXT))
         return f1
 
-    # --- saving for search ---------------------------------------------------------------
+    # --- saving for search (SavesModel) ---------------------------------------------------
 
     def save(self, path: str | Path, include_symbol_encoder: bool = False) -> Path:
         """Everything needed to embed images and text and to predict, in one file: the image and

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from bench.api.capabilities import EmbedsText
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
-from methods.galaxalign.plugin import GalaxAlign
 from methods.galaxalign.prompts import prompt
 
 
@@ -31,14 +31,15 @@ def query_text(query: str) -> str:
 
 
 def text_search(
-    method: GalaxAlign,
+    method: EmbedsText,
     data: GalaxyData,
     query: str,
     top: int = 16,
     as_prompt: bool = True,
     image_embeddings: torch.Tensor | None = None,
 ) -> SearchResult:
-    """The ``top`` images of ``data`` most similar to ``query`` under a built or loaded ``method``.
+    """The ``top`` images of ``data`` most similar to ``query`` under a built or loaded ``method``
+    (GalaxAlign, or any method with the EmbedsText capability).
 
     ``image_embeddings`` (``method.embed(data)``) can be passed to search one set many times.
     """
@@ -82,7 +83,7 @@ def write_search_grid(
     return out_path
 
 
-def search(method: GalaxAlign, data: GalaxyData, query: str, out_path: str | Path, top: int = 16) -> SearchResult:
+def search(method: EmbedsText, data: GalaxyData, query: str, out_path: str | Path, top: int = 16) -> SearchResult:
     """``text_search`` and its PNG grid at ``out_path``."""
     result = text_search(method, data, query, top)
     write_search_grid(data, result, out_path)

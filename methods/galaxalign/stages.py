@@ -1,16 +1,16 @@
-"""One training stage of GalaxAlign as an Objective of the shared loop (bench/train/loop.py)."""
+"""One training stage of GalaxAlign as a call of the shared loop (bench/train/loop.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from bench.api.data import GalaxyData
 from bench.api.method import FinetuneConfig, FitReport
 from bench.train.classifier import weight_decay_groups
-from bench.train.loop import LossTerms, Objective, fit
+from bench.train.loop import FitCall, LossTerms, Objective
 from bench.train.preprocess import Preprocessing
 from methods.galaxalign.loss import multi_positive_contrastive
 from methods.galaxalign.model import TriModalCLIP
@@ -56,7 +56,23 @@ def stage_loss(
     return loss
 
 
-def run_stage(
+@dataclass(frozen=True, kw_only=True)
+class StageCall(FitCall):
+    """The shared loop's call for one stage; ``annotate`` gives its report's history records the
+    stage number and, where validation ran, the val macro-F1 of every prediction rule."""
+
+    stage: Stage
+    rule_f1: list[dict[str, float]] = field(default_factory=list)  # one per validated epoch, filled by the score
+
+    def annotate(self, report: FitReport) -> FitReport:
+        for i, record in enumerate(report.history):
+            record["stage"] = float(self.stage.number)
+            if i < len(self.rule_f1):
+                record.update({f"val_macro_f1[{rule}]": value for rule, value in self.rule_f1[i].items()})
+        return report
+
+
+def stage_call(
     model: TriModalCLIP,
     stage: Stage,
     modalities: Modalities,
@@ -65,19 +81,19 @@ def run_stage(
     stage1_epochs: int,
     evaluate: Evaluate | None,
     description: str,
-) -> FitReport:
-    """Train ``stage`` through the shared loop; its history records carry the stage number and,
-    where validation ran, the val macro-F1 of every prediction rule."""
+) -> StageCall:
+    """What ``stage`` trains, from the model as the stages before it left it: stage 2 first copies
+    the image encoder into a symbol encoder of its own."""
     if stage.separate_symbol_encoder and not model.has_symbol_encoder:
         model.split_symbol_encoder()
     stage_cfg = cfg if stage.to_convergence else replace(cfg, epochs=stage1_epochs)
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + stage.number)
-    per_epoch: list[dict[str, float]] = []
+    rule_f1: list[dict[str, float]] = []
 
     def score() -> float:
         assert evaluate is not None
         f1 = evaluate()
-        per_epoch.append(f1)
+        rule_f1.append(f1)
         return max(f1.values())
 
     objective = Objective(
@@ -87,9 +103,5 @@ def run_stage(
         score=score if stage.to_convergence and evaluate is not None else None,
         after_step=model.clamp_logit_scale,
     )
-    report = fit(objective, train, stage_cfg, modalities.prep, modalities.device, description=description)
-    for i, record in enumerate(report.history):
-        record["stage"] = float(stage.number)
-        if i < len(per_epoch):
-            record.update({f"val_macro_f1[{rule}]": value for rule, value in per_epoch[i].items()})
-    return report
+    return StageCall(objective, train, stage_cfg, modalities.prep, modalities.device, description,
+                     stage=stage, rule_f1=rule_f1)

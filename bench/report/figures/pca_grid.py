@@ -11,7 +11,7 @@ from scipy.spatial.distance import cdist
 from sklearn.decomposition import PCA
 
 from bench.api.data import GalaxyData
-from bench.report.figures.select import Run
+from bench.report.figures.select import Featured
 from bench.report.figures.style import Colour, class_colours, legend_columns, new_figure, save, styled
 from bench.report.figures.thumbnails import thumbnails
 
@@ -49,8 +49,9 @@ def mosaic(images: np.ndarray, labels: np.ndarray, side: int, colours: list[Colo
 
 
 @styled
-def plot(run: Run, test: GalaxyData, dataset: str, path: Path) -> Path | None:
-    """The grid for ``run``'s saved embeddings; None when it has none or fewer than 4 test images."""
+def plot(featured: Featured, test: GalaxyData, dataset: str, path: Path) -> Path | None:
+    """The grid for the featured run's saved embeddings; None when it has none or fewer than 4 test images."""
+    run = featured.run
     if run.artifacts is None or run.artifacts.embeddings is None or len(run.artifacts.labels) < 4:
         return None
     pca = PCA(n_components=2, svd_solver="full", random_state=0)
@@ -71,7 +72,7 @@ def plot(run: Run, test: GalaxyData, dataset: str, path: Path) -> Path | None:
     axes.set_ylabel(f"PC 2 ({explained[1]:.0f}% of variance) →")
     figure.suptitle(
         f"Test galaxies placed by the PCA of {run.method} embeddings: {dataset}\n"
-        f"{side * side} of {len(points)} test images; border colour = true class"
+        f"{side * side} of {len(points)} test images; border colour = true class\n{run.method} {featured.reason}"
     )
     handles = [Patch(facecolor=colour, label=name) for colour, name in zip(colours, run.class_names, strict=True)]
     figure.legend(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.api.data import GalaxyData
-from bench.report.figures.select import Run
+from bench.report.figures.select import Featured
 from bench.report.figures.style import new_figure, save, styled
 
 TOP = 5
@@ -43,9 +43,10 @@ def _title(head: str, class_name: str) -> str:
 
 
 @styled
-def plot(run: Run, test: GalaxyData, dataset: str, path: Path) -> Path | None:
-    """One row per query: the query, then its top 5 framed green (same class) or red; None without
-    saved embeddings or with fewer than TOP + 1 test images."""
+def plot(featured: Featured, test: GalaxyData, dataset: str, path: Path) -> Path | None:
+    """One row per query of the featured run: the query, then its top 5 framed green (same class) or
+    red; None without saved embeddings or with fewer than TOP + 1 test images."""
+    run = featured.run
     if run.artifacts is None or run.artifacts.embeddings is None or len(run.artifacts.labels) <= TOP:
         return None
     embeddings, labels, names = run.artifacts.embeddings, run.artifacts.labels, run.class_names
@@ -68,6 +69,7 @@ def plot(run: Run, test: GalaxyData, dataset: str, path: Path) -> Path | None:
             _frame(axes, SAME if labels[match] == labels[query] else DIFFERENT, 5.0)
     figure.suptitle(
         f"Retrieval with {run.method} embeddings: {dataset}\n"
-        "each row: a query and its 5 nearest test galaxies; green border = same class, red = another class"
+        "each row: a query and its 5 nearest test galaxies; green border = same class, red = another class\n"
+        f"{run.method} {featured.reason}"
     )
     return save(figure, path)

@@ -2,7 +2,9 @@
 
 The representative run has training fraction 1.0, full fine-tuning and the method's first variant
 (``default`` for baselines, ``full`` for GalaxAlign); among several it prefers default settings,
-pretrained weights and the paper profile, then the lowest seed (seed 0 when it exists).
+pretrained weights and the paper profile, then the lowest seed (seed 0 when it exists). The
+figures drawn from one method's embeddings (PCA grid, retrieval examples) show the featured run:
+the representative run with the best main metric of the retrieve task.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bench.run.artifacts import RunArtifacts, artifacts_of
 from bench.run.frame import settings_label
 from bench.run.record import RunRecord
 
-FEATURED_METHOD = "galaxalign-vit16"  # the paper's own model gets the PCA grid and retrieval figures
+FEATURED_TASK = "retrieve"  # the embedding figures feature the method that retrieves best
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class Run:
     def accuracy(self) -> float | None:
         value = self.record.metrics.get("classify", {}).get("accuracy")
         return float(value) if isinstance(value, int | float) else None
+
+    def score(self, task: str, metric: str) -> float | None:
+        """The run's ``metric`` of ``task``; None when it did not evaluate it."""
+        value = self.record.metrics.get(task, {}).get(metric)
+        return None if value is None else float(value)
 
     @property
     def has_embeddings(self) -> bool:
@@ -82,12 +89,24 @@ def representative_runs(records: list[RunRecord], results_dir: Path) -> list[Run
     return [Run(best[method], artifacts_of(best[method], results_dir)) for method in sorted(best)]
 
 
-def featured_run(runs: list[Run]) -> Run | None:
-    """The run whose images the PCA grid and retrieval figures show: galaxalign-vit16 when it ran,
-    else the most accurate method (ties: the first by name); only runs with saved embeddings."""
-    candidates = [run for run in runs if run.has_embeddings]
-    for run in candidates:
-        if run.method == FEATURED_METHOD:
-            return run
-    scored = [run for run in candidates if run.accuracy is not None]
-    return max(scored, key=lambda run: run.accuracy or 0.0, default=candidates[0] if candidates else None)
+@dataclass(frozen=True)
+class Featured:
+    """The run the embedding figures show, and why it was picked (for their titles)."""
+
+    run: Run
+    reason: str
+
+
+def featured_run(runs: list[Run]) -> Featured | None:
+    """Among ``runs`` (one dataset's representative runs) with saved embeddings, the one with the best
+    main metric of the retrieve task (ties: the first method by name); None when none has both."""
+    task = registry.task(FEATURED_TASK)
+    metric = task.metric(task.main_metric)
+    sign = 1.0 if metric.higher_is_better else -1.0
+    scored = [(value, run) for run in runs if run.has_embeddings
+              if (value := run.score(task.name, metric.name)) is not None]
+    if not scored:
+        return None
+    value, best = min(scored, key=lambda pair: (-sign * pair[0], pair[1].method))
+    among = f"{len(scored)} method{'s' if len(scored) > 1 else ''}"
+    return Featured(best, f"featured for the best {metric.title} ({value:.3f}) of {among}; ties: first by name")

@@ -21,8 +21,8 @@ def write_figures(
 
     Per dataset: macro-F1 against training fraction (when there are two or more fractions);
     t-SNE panels and confusion matrices of each method's representative run (see
-    ``bench.report.figures.select``); and for the featured run (galaxalign-vit16, else the most accurate)
-    a PCA thumbnail grid and retrieval examples, when the dataset's test images can be loaded.
+    ``bench.report.figures.select``); and for the featured run (the best by the retrieve task's main
+    metric) a PCA thumbnail grid and retrieval examples, when the dataset's test images can be loaded.
     Returns the written PNGs by kind (keys ``FIGURE_KINDS``).
     """
     folder = out_dir / "figures"
@@ -38,10 +38,10 @@ def write_figures(
             "confusion": confusion.plot(runs, dataset, folder / f"confusion_{name}.png"),
         }
         featured = featured_run(runs)
-        if featured is not None and featured.artifacts is not None:
-            test = load_test_split(dataset, data_options, featured.artifacts.labels)
+        if featured is not None and featured.run.artifacts is not None:
+            test = load_test_split(dataset, data_options, featured.run.artifacts.labels)
             if test is not None:
-                stem = f"{name}_{featured.method}"
+                stem = f"{name}_{featured.run.method}"
                 drawn["pca_grid"] = pca_grid.plot(featured, test, dataset, folder / f"pca_grid_{stem}.png")
                 drawn["retrieval"] = retrieval.plot(featured, test, dataset, folder / f"retrieval_{stem}.png")
         for kind, path in drawn.items():

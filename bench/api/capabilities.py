@@ -1,0 +1,86 @@
+"""What a method may do beyond the Method protocol (bench/api/method.py), each a small named
+Protocol that a method has by defining its members. Code that needs one checks
+``isinstance(method, Capability)`` and otherwise raises ``lacking(...)``, which names the missing
+capability and the registered methods that have it.
+
+- ``TrainsObjectives``: its fine-tune trains through the shared loop (bench/train/loop.py) and it
+  hands over what it trains; `bench perf` times that objective with ``TrainStep``.
+- ``SavesModel``: a fine-tuned model goes to one file and comes back without ``build``;
+  `bench run --save-models` saves it beside the run's record.
+- ``EmbedsText``: text queries embed into the space of its image embeddings; `bench search`.
+
+A plugin's own CLI commands are not a capability of a method: a package adds them through the
+``bench.commands`` entry-point group (``register(app: typer.Typer) -> None``, see
+bench/api/registry.py), as GalaxAlign adds `bench symbols` and `bench search`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from bench.api.data import GalaxyData
+from bench.api.errors import BenchError
+from bench.api.method import FinetuneConfig, Method
+
+if TYPE_CHECKING:
+    import torch
+
+    from bench.train.loop import FitCall
+
+
+@runtime_checkable
+class TrainsObjectives(Protocol):
+    """A method whose ``finetune`` is the calls of the shared loop that ``objectives`` gives."""
+
+    def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> Iterable[FitCall]:
+        """The calls of ``fit`` that fine-tuning the built model on ``train`` makes, in order (none
+        when it does not train through the loop, e.g. a linear probe on cached features).
+
+        Each is made when the one before it has been taken, and may start from the model as the
+        earlier ones left it (GalaxAlign's stage 2 copies the image encoder into its symbol
+        encoder), so train each before taking the next. `bench perf` takes them all untrained:
+        speed does not depend on the weights' values.
+        """
+        ...
+
+
+@runtime_checkable
+class SavesModel(Protocol):
+    """A fine-tuned model that can be written to one file and read back into a fresh instance."""
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fine-tuned model to ``path``; returns the file written."""
+        ...
+
+    def load(self, path: str | Path, device: torch.device | str | None = None) -> None:
+        """Restore a model written by ``save``, with no ``build`` (and no pretrained weights) first."""
+        ...
+
+
+@runtime_checkable
+class EmbedsText(Protocol):
+    """Text and images embedded into one space: ``embed_text`` rows compare with ``embed`` rows
+    by dot product."""
+
+    def embed(self, data: GalaxyData) -> torch.Tensor:
+        """(N, D) float32 L2-normalised image embeddings."""
+        ...
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        """(len(texts), D) float32 L2-normalised text embeddings, on the CPU."""
+        ...
+
+
+def lacking(method: Method, capability: type, purpose: str) -> BenchError:
+    """The error for ``method`` without ``capability``, naming it and the registered methods that have
+    it; ``purpose`` completes "<method> cannot ..."."""
+    from bench.api import registry
+
+    having = registry.methods_with(capability)
+    return BenchError(
+        f"{method.name} cannot {purpose}: it lacks the {capability.__name__} capability "
+        f"(bench/api/capabilities.py)",
+        f"use a method that has it: {', '.join(having)}" if having else "no registered method has it",
+    )
