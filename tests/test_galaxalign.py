@@ -20,7 +20,6 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from bench.api import registry
-from bench.api.capabilities import TrainsObjectives
 from bench.api.data import DataOptions, DatasetSplits
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig
@@ -28,6 +27,7 @@ from bench.api.profiles import PROFILES
 from bench.api.spec import RunSpec
 from bench.data import demo, galaxy10, galaxy_mnist
 from bench.run.runner import Runner, RunSettings
+from bench.train.loop import TrainsObjectives
 from methods.galaxalign import prompts, symbols
 from methods.galaxalign.loss import MAX_LOGIT_SCALE, multi_positive_contrastive
 from methods.galaxalign.model import TriModalCLIP

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import nn
 
-from bench.api.capabilities import TrainsObjectives
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, FitReport
@@ -30,7 +29,7 @@ from bench.perf.reference_loop import PilAugmented
 from bench.perf.report import GPU_COMMAND, perf_markdown, write_perf
 from bench.train import device_data
 from bench.train import loop as train
-from bench.train.loop import FastPath, FitCall, Objective, TrainStep, batched_outputs, fit
+from bench.train.loop import FastPath, FitCall, Objective, TrainsObjectives, TrainStep, batched_outputs, fit
 from bench.train.preprocess import Preprocessing
 from bench.train.weights import pretrained_copy
 

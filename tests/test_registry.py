@@ -31,7 +31,8 @@ def test_a_plugin_missing_an_abstract_member_fails_in_one_line(
 
 
 def test_capabilities_are_found_by_protocol() -> None:
-    from bench.api.capabilities import EmbedsText, SavesModel, TrainsObjectives
+    from bench.api.capabilities import EmbedsText, SavesModel
+    from bench.train.loop import TrainsObjectives
 
     assert registry.methods_with(EmbedsText) == registry.methods_with(SavesModel) == [
         "galaxalign-convnext", "galaxalign-vit16"]

@@ -3,8 +3,9 @@ Protocol that a method has by defining its members. Code that needs one checks
 ``isinstance(method, Capability)`` and otherwise raises ``lacking(...)``, which names the missing
 capability and the registered methods that have it.
 
-- ``TrainsObjectives``: its fine-tune trains through the shared loop (bench/train/loop.py) and it
-  hands over what it trains; `bench perf` times that objective with ``TrainStep``.
+- ``TrainsObjectives`` (in bench/train/loop.py, beside the ``FitCall`` it hands over): its fine-tune
+  trains through the shared loop and it hands over what it trains; `bench perf` times that objective
+  with ``TrainStep``.
 - ``SavesModel``: a fine-tuned model goes to one file and comes back without ``build``;
   `bench run --save-models` saves it beside the run's record.
 - ``EmbedsText``: text queries embed into the space of its image embeddings; `bench search`.
@@ -16,34 +17,16 @@ bench/api/registry.py), as GalaxAlign adds `bench symbols` and `bench search`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
-from bench.api.method import FinetuneConfig, Method
+from bench.api.method import Method
 
 if TYPE_CHECKING:
     import torch
 
-    from bench.train.loop import FitCall
-
-
-@runtime_checkable
-class TrainsObjectives(Protocol):
-    """A method whose ``finetune`` is the calls of the shared loop that ``objectives`` gives."""
-
-    def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> Iterable[FitCall]:
-        """The calls of ``fit`` that fine-tuning the built model on ``train`` makes, in order (none
-        when it does not train through the loop, e.g. a linear probe on cached features).
-
-        Each is made when the one before it has been taken, and may start from the model as the
-        earlier ones left it (GalaxAlign's stage 2 copies the image encoder into its symbol
-        encoder), so train each before taking the next. `bench perf` takes them all untrained:
-        speed does not depend on the weights' values.
-        """
-        ...
 
 
 @runtime_checkable

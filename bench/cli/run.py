@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from rich.table import Table
 
+from bench.api import registry
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.cli.common import parse_pairs, split_list, stdout, table
@@ -138,12 +139,16 @@ def _plan(specs: list[Any], store: ResultStore, settings: Any, perf: Path | None
 
 
 def results_table(records: list[RunRecord]) -> Table:
+    """This call's runs, with the headline metrics of every task they evaluated (as the tasks declare them)."""
+    tasks = [registry.task(name) for name in dict.fromkeys(task for r in records for task in r.spec.tasks)]
+    columns = [(task.name, metric) for task in tasks for metric in task.metrics]
     headers = ["method", "dataset", "variant", "fraction", "seed", "status",
-               "accuracy", "macro_f1", "map@5", "map", "img/s", "seconds"]
+               *(metric.title for _, metric in columns), "img/s", "seconds"]
     rows = []
     for r in records:
-        spec, flat = r.spec, {k: v for task in r.metrics.values() for k, v in task.items()}
-        rows.append([spec.method, spec.dataset, spec.variant, f"{spec.fraction:g}", str(spec.seed),
-                     r.status, *(f"{flat[m]:.4f}" if m in flat else "" for m in headers[6:10]),
-                     f"{r.train_images_per_s or 0:.0f}", f"{r.wall_seconds:.0f}"])
+        spec = r.spec
+        values = [r.metrics.get(task, {}).get(metric.name) for task, metric in columns]
+        rows.append([spec.method, spec.dataset, spec.variant, f"{spec.fraction:g}", str(spec.seed), r.status,
+                     *("" if value is None else f"{value:.4f}" for value in values),
+                     f"{r.train_images_per_s or 0:.0f}", f"{r.wall_seconds or 0:.0f}"])
     return table("This run", headers, rows)

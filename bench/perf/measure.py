@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from bench.api import registry
-from bench.api.capabilities import TrainsObjectives, lacking
+from bench.api.capabilities import lacking
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, Method
@@ -33,7 +33,7 @@ from bench.perf.flops import count_flops, mfu
 from bench.perf.peaks import Peak, device_peak
 from bench.perf.reference_loop import reference_step
 from bench.run.provenance import device_name, environment, peak_memory, reset_peak_memory
-from bench.train.loop import EAGER, FastPath, FitCall, TrainStep, epoch_batches, synchronize
+from bench.train.loop import EAGER, FastPath, FitCall, TrainsObjectives, TrainStep, epoch_batches, synchronize
 
 GALAXY10_SIDE = 256  # Galaxy10 DECaLS cutouts are 256 x 256; the full-size models take 224
 

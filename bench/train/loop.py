@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -203,7 +203,7 @@ class TrainStep:
 @dataclass(frozen=True)
 class FitCall:
     """One call of ``fit`` that a method's fine-tune makes: what it trains, on which images, with
-    which settings and preprocessing (see bench.api.capabilities.TrainsObjectives)."""
+    which settings and preprocessing (see TrainsObjectives)."""
 
     objective: Objective
     train: GalaxyData
@@ -215,6 +215,22 @@ class FitCall:
     def run(self) -> FitReport:
         """Train it: ``fit`` with these arguments."""
         return fit(self.objective, self.train, self.cfg, self.prep, self.device, self.description)
+
+
+@runtime_checkable
+class TrainsObjectives(Protocol):
+    """A method whose ``finetune`` is the calls of the shared loop that ``objectives`` gives."""
+
+    def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> Iterable[FitCall]:
+        """The calls of ``fit`` that fine-tuning the built model on ``train`` makes, in order (none
+        when it does not train through the loop, e.g. a linear probe on cached features).
+
+        Each is made when the one before it has been taken, and may start from the model as the
+        earlier ones left it (GalaxAlign's stage 2 copies the image encoder into its symbol
+        encoder), so train each before taking the next. `bench perf` takes them all untrained:
+        speed does not depend on the weights' values.
+        """
+        ...
 
 
 def fit(

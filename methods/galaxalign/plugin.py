@@ -200,7 +200,7 @@ class GalaxAlign:
     def predict(self, data: GalaxyData) -> torch.Tensor:
         return self._class_scores(self.embed(data), self.rule)
 
-    # --- capabilities (bench/api/capabilities.py): TrainsObjectives here, EmbedsText and SavesModel below ---
+    # --- capabilities: TrainsObjectives (bench/train/loop.py) here, EmbedsText and SavesModel below ---
 
     def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> Iterator[StageCall]:
         """The plan's stages, one call of the shared loop each; renders the symbol bank first."""

@@ -49,7 +49,7 @@ class Run:
     def score(self, task: str, metric: str) -> float | None:
         """The run's ``metric`` of ``task``; None when it did not evaluate it."""
         value = self.record.metrics.get(task, {}).get(metric)
-        return None if value is None else float(value)
+        return float(value) if isinstance(value, int | float) else None
 
     @property
     def has_embeddings(self) -> bool:
