@@ -129,11 +129,12 @@ def plan_summary(plan: Plan) -> list[str]:
         *plan.notes,
     ]
     if estimated:
-        measured = len(estimated) - from_throughput
+        sources = [f"{len(estimated) - from_throughput} from finished runs of the same cell"]
+        if from_throughput:
+            sources.append(f"{from_throughput} from throughput, an upper bound: early stopping may end runs sooner")
         lines.append(
             f"estimated time left on {plan.device}: {_duration(sum(cell.seconds or 0.0 for cell in estimated))} "
-            f"for the {len(estimated)} of {len(unfinished)} cells with a measurement: {measured} from finished runs "
-            f"of the same cell, {from_throughput} from throughput (an upper bound: early stopping may end runs sooner)"
+            f"for the {len(estimated)} of {len(unfinished)} cells with a measurement ({'; '.join(sources)})"
         )
     if unknown:
         lines.append(
