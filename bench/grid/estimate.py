@@ -62,6 +62,11 @@ def device_type(device: str) -> str:
     return device.partition(":")[0]
 
 
+def record_device_type(record: RunRecord) -> str:
+    """The device type a run ran on ('' when its record does not say)."""
+    return device_type(str((record.environment or {}).get("device", "")))
+
+
 def from_perf_file(path: Path, device: str, profile: str) -> tuple[dict[str, Throughput], str | None]:
     """Throughput per method from a `bench perf` file, and why it was not used (None when it was)."""
     try:
@@ -93,13 +98,12 @@ def from_records(records: Iterable[RunRecord], device: str, profile: str) -> dic
     """
     totals: dict[str, list[float]] = {}  # method -> [train images, train s, eval images, eval s, runs]
     for record in records:
-        spec, fit, data, environment = record.spec, record.fit, record.data, record.environment
+        spec, fit, data = record.spec, record.fit, record.data
         if (
             record.status != "ok"
             or spec.profile != profile
             or spec.adapt != "full"
-            or environment is None
-            or device_type(str(environment.get("device", ""))) != device
+            or record_device_type(record) != device
             or fit is None
             or data is None
             or record.wall_seconds is None
@@ -152,10 +156,6 @@ def _key(cell: dict[str, Any]) -> str:
     return json.dumps(cell, sort_keys=True, default=str)
 
 
-def _device_type(record: RunRecord) -> str:
-    return device_type(str((record.environment or {}).get("device", "")))
-
-
 @dataclass(frozen=True)
 class CellTime:
     """The mean wall time of the finished runs of one cell on one device type."""
@@ -169,7 +169,7 @@ def cell_times(records: Iterable[RunRecord], device: str) -> dict[str, CellTime]
     """Mean wall seconds per cell (:func:`cell_key`) over the successful records on ``device`` (a type)."""
     totals: dict[str, list[float]] = {}
     for record in records:
-        if record.status != "ok" or record.wall_seconds is None or _device_type(record) != device:
+        if record.status != "ok" or record.wall_seconds is None or record_device_type(record) != device:
             continue
         pooled = totals.setdefault(cell_key(record.spec), [0.0, 0.0])
         pooled[0] += record.wall_seconds
@@ -181,7 +181,7 @@ def cell_times(records: Iterable[RunRecord], device: str) -> dict[str, CellTime]
 def write_timings(records: Iterable[RunRecord], path: Path) -> Path:
     """The timings file: every cell's mean wall time per device type, from ``records``."""
     records = list(records)
-    devices = sorted({_device_type(record) for record in records} - {""})
+    devices = sorted({record_device_type(record) for record in records} - {""})
     cells = [
         {"device_type": device, "cell": json.loads(key), "seconds": round(time.seconds, 2), "runs": time.runs}
         for device in devices

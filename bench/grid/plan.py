@@ -29,12 +29,14 @@ STATES = ("done", "running", "failed", "to run")  # failed cells are retried: th
 
 
 class Cell(NamedTuple):
-    """One cell of a plan: its state, estimated seconds (None: nothing measured to go by) and their source."""
+    """One cell of a plan: its state, estimated seconds (None: nothing measured to go by), their source, and
+    whether they are a throughput-based upper bound rather than the time of finished runs of the cell."""
 
     spec: RunSpec
     state: str
     seconds: float | None
     source: str | None = None
+    upper_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,14 @@ def make_plan(
 
 def _estimate(
     spec: RunSpec, times: dict[str, CellTime], throughputs: dict[str, Throughput], data: DataOptions
-) -> tuple[float | None, str | None]:
-    """Seconds for one unfinished cell and where they come from (None, None: nothing measured)."""
+) -> tuple[float | None, str | None, bool]:
+    """Seconds for one unfinished cell, where they come from, and whether they are a throughput-based
+    upper bound (None, None, False: nothing measured)."""
     if (time := times.get(cell_key(spec))) is not None:
-        return time.seconds, time.source
+        return time.seconds, time.source, False
     if spec.method in throughputs and (work := workload(spec, data)) is not None:
-        return work.seconds(throughputs[spec.method]), throughputs[spec.method].source
-    return None, None
+        return work.seconds(throughputs[spec.method]), throughputs[spec.method].source, True
+    return None, None, False
 
 
 def _state(spec: RunSpec, store: ResultStore) -> str:
@@ -121,7 +124,7 @@ def plan_summary(plan: Plan) -> list[str]:
     states = Counter(cell.state for cell in plan.cells)
     unfinished = [cell for cell in plan.cells if cell.state in ("failed", "to run")]
     estimated = [cell for cell in unfinished if cell.seconds is not None]
-    from_throughput = sum(cell.source in {t.source for t in plan.throughputs.values()} for cell in estimated)
+    from_throughput = sum(cell.upper_bound for cell in estimated)
     unknown = sorted({cell.spec.method for cell in unfinished if cell.seconds is None})
     lines = [
         f"{len(plan.cells)} cells: {states['done']} done, {states['running']} being run by another process, "

@@ -15,29 +15,27 @@ class GridClock:
 
     def __init__(self, estimates: Sequence[float | None]) -> None:
         self.pending = list(estimates)
-        self.actual: list[float] = []
-        self.estimated_of_actual: list[float] = []  # estimates of the finished cells that had one
-        self.actual_of_estimated: list[float] = []
+        self.finished, self.finished_seconds = 0, 0.0
+        self.estimated, self.actual = 0.0, 0.0  # over the finished cells that had an estimate
 
     def finish(self, index: int, seconds: float) -> None:
         """Cell ``index`` (into the estimates) finished after ``seconds``."""
         estimate, self.pending[index] = self.pending[index], 0.0
-        self.actual.append(seconds)
+        self.finished, self.finished_seconds = self.finished + 1, self.finished_seconds + seconds
         if estimate:
-            self.estimated_of_actual.append(estimate)
-            self.actual_of_estimated.append(seconds)
+            self.estimated, self.actual = self.estimated + estimate, self.actual + seconds
 
     def skip(self, index: int) -> None:
         """Cell ``index`` did not run here (another process holds or finished it)."""
         self.pending[index] = 0.0
 
     def seconds_left(self) -> float | None:
-        scale = sum(self.actual_of_estimated) / sum(self.estimated_of_actual) if self.estimated_of_actual else 1.0
+        scale = self.actual / self.estimated if self.estimated else 1.0
         known = sum(estimate for estimate in self.pending if estimate)
         unknown = sum(estimate is None for estimate in self.pending)
-        if unknown and not self.actual:
+        if unknown and not self.finished:
             return None
-        mean = sum(self.actual) / len(self.actual) if self.actual else 0.0
+        mean = self.finished_seconds / self.finished if self.finished else 0.0
         return known * scale + unknown * mean
 
     def describe(self) -> str:
