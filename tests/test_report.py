@@ -154,8 +154,11 @@ def test_figures_are_linked_relative_under_their_sections(tmp_path: Path, monkey
         board, "## Other figures")
 
 
-def test_report_works_without_the_figures_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_works_without_the_figures_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "bench.report.figures", None)  # importing it raises ImportError
     assert page.draw_figures([], tmp_path, tmp_path, DataOptions()) == {}
+    assert "no figures" in capsys.readouterr().err  # said, not silent
     board = write_report(tmp_path, tmp_path / "out").read_text()
     assert "0 finished runs, 0 failed; profiles: none." in board and "![" not in board

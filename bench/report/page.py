@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.api import registry
 from bench.api.data import DataOptions
+from bench.io.progress import console
 from bench.report.paper_tables import Measured, figure6_sections, locate, measurements, place, render, sections
 from bench.report.reference import Reference, load_reference
 from bench.report.summary import SPREAD_RULE
@@ -117,10 +118,13 @@ def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequenc
 
 
 def draw_figures(records: list[RunRecord], results: Path, out_dir: Path, data: DataOptions) -> dict[str, list[Path]]:
-    """The report's figures (Figures 4-7, confusion matrices); none while bench.report.figures is not installed."""
+    """The report's figures (Figures 4-7, confusion matrices); none, said in one line, when their plotting
+    stack (matplotlib, scipy) cannot be imported."""
     try:
         from bench.report.figures import write_figures
-    except ImportError:
+    except ImportError as error:
+        console.print(f"[yellow]warning:[/] no figures: {error}. Fix: reinstall galaxy-bench (`pip install -e .`)",
+                      soft_wrap=True)
         return {}
     return write_figures(records, results, out_dir, data)
 
