@@ -15,9 +15,10 @@ packages can add their own. A package adds one with, in its pyproject.toml::
 
 A MethodCard names its implementation, which is imported only when a run needs the method, so
 listing, grid expansion and `--help` never import torch. What a method can do beyond the Method
-protocol (save a model, embed text, hand over its training objectives) are the capabilities of
-bench/api/capabilities.py; a plugin's own CLI commands come through ``bench.commands``: its
-``register`` adds them to the ``bench`` Typer app (e.g. methods/galaxalign/cli.py).
+protocol (save a model, embed text) are the capabilities of bench/api/capabilities.py, and
+TrainsObjectives (hand over its training objectives) is in bench/train/loop.py; a plugin's own CLI
+commands come through ``bench.commands``: its ``register`` adds them to the ``bench`` Typer app
+(e.g. methods/galaxalign/cli.py).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def method_class(name: str) -> type[Method]:
 
 
 def methods_with(capability: type) -> list[str]:
-    """The registered methods whose class has ``capability`` (a Protocol of bench/api/capabilities.py),
+    """The registered methods whose class has ``capability`` (a capability Protocol, see bench/api/capabilities.py),
     in name order; those that cannot be imported here are left out."""
     having = []
     for name in method_names():

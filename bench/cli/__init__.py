@@ -1,7 +1,7 @@
 """The `bench` command line: thin Typer commands over the library, one module per group of commands.
 
 Plugins add their own commands through the ``bench.commands`` entry-point group: each entry point
-names a ``register(app)`` function that adds commands to the Typer app (see bench/api/capabilities.py).
+names a ``register(app)`` function that adds commands to the Typer app (see bench/api/registry.py).
 Importing this package imports no torch: every command imports what it needs when it runs.
 """
 

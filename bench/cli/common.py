@@ -1,13 +1,20 @@
-"""What every command shares: the stdout console, flag parsing, rich tables."""
+"""What every command shares: the stdout console, shared options, flag parsing, rich tables."""
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated, Optional
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
 from bench.api.errors import BenchError
+
+# Options several commands take, declared once.
+DataDir = Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")]
+DataPath = Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")]
+WeightsDir = Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")]
 
 # Tables go to stdout, full width even when piped to a file; progress and errors go to stderr.
 stdout = Console(width=None if sys.stdout.isatty() else 200)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bench.api.data import DataOptions
-from bench.cli.common import stdout, table
+from bench.cli.common import DataDir, DataPath, stdout, table
 from bench.data.duplicates.find import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD
 from bench.data.duplicates.fingerprint import HASH_BITS
 from bench.io.progress import console
@@ -37,8 +37,8 @@ def audit(
     similarity: Annotated[float, typer.Option(help="Least embedding cosine confirming a pair.")] = DEFAULT_SIMILARITY,
     method: Annotated[Optional[str], typer.Option(help="Confirm with this method's pretrained embeddings.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ... (for --method)")] = "auto",
-    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
-    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+    data_dir: DataDir = None,
+    data_path: DataPath = None,
 ) -> None:
     """Leakage audit: exact and near-duplicate images, and whether the splits put a group in train and test."""
     from bench.audit.audit import run_audit

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
-from bench.cli.common import split_list
+from bench.cli.common import DataDir, split_list
 from bench.io.progress import console
 
 FORMATS = ("md", "csv", "parquet", "json")  # md: the leaderboard and its figures; the rest: the long table
@@ -18,7 +18,7 @@ FORMATS = ("md", "csv", "parquet", "json")  # md: the leaderboard and its figure
 def report(
     results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
     out: Annotated[Path, typer.Option(help="Where the reports go.")] = Path("reports"),
-    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
+    data_dir: DataDir = None,
     formats: Annotated[list[str], typer.Option("--format", help=(
         "md (leaderboard.md and its figures), or csv, parquet, json (results.<format>: one row per run and "
         "metric); repeatable or comma-separated."))] = ["md"],  # noqa: B006

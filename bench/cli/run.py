@@ -11,7 +11,7 @@ from rich.table import Table
 from bench.api import registry
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
-from bench.cli.common import parse_pairs, split_list, stdout, table
+from bench.cli.common import DataDir, DataPath, WeightsDir, parse_pairs, split_list, stdout, table
 from bench.io.progress import console
 
 if TYPE_CHECKING:
@@ -33,10 +33,10 @@ def run(
     adapt: Annotated[str, typer.Option(help="full fine-tuning, or linear probe on a frozen backbone.")] = "full",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
-    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
-    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+    data_dir: DataDir = None,
+    data_path: DataPath = None,
     weights: Annotated[list[str], typer.Option(help="METHOD=PATH weights file; repeatable.")] = [],  # noqa: B006
-    weights_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")] = None,
+    weights_dir: WeightsDir = None,
     option: Annotated[list[str], typer.Option(help="Method-specific KEY=VALUE setting; repeatable.")] = [],  # noqa: B006
     epochs: Annotated[Optional[int], typer.Option(help="Override the profile's epochs.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Override the batch size.")] = None,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from bench.api import registry
 from bench.api.errors import BenchError
 from bench.api.profiles import PROFILES
-from bench.cli.common import split_list, stdout, table
+from bench.cli.common import WeightsDir, split_list, stdout, table
 from bench.io.progress import console
 
 
@@ -22,7 +22,7 @@ def _paper_weights(methods: str) -> list[tuple[str, Any]]:
 
 def weights_list(
     context: typer.Context,
-    weights_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")] = None,
+    weights_dir: WeightsDir = None,
 ) -> None:
     """Show every method's pretrained weights: exact identifier, hub location, and where they were found."""
     if context.invoked_subcommand is not None:

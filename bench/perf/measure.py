@@ -1,8 +1,8 @@
 """Measure each method's real training step and embedding pass, and the naive reference loop.
 
 A method is built at random init (speed does not depend on the weights' values) and hands over the
-calls of the shared loop its fine-tune makes (the TrainsObjectives capability,
-bench/api/capabilities.py). The last of them (for a multi-stage method, the last stage) is timed
+calls of the shared loop its fine-tune makes (the TrainsObjectives capability of
+bench/train/loop.py). The last of them (for a multi-stage method, the last stage) is timed
 through ``TrainStep``, the unit ``fit`` repeats, on synthetic uint8 cutouts of the size the
 profile's main dataset has; then the method's ``embed``; then the naive reference loop
 (bench/perf/reference_loop.py) on the same model, loss and images.

@@ -11,6 +11,7 @@ from bench.api import registry
 from bench.api.capabilities import EmbedsText, SavesModel, lacking
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
+from bench.cli.common import DataDir, DataPath
 from bench.io.progress import console
 
 
@@ -18,8 +19,8 @@ def symbols(
     dataset: Annotated[str, typer.Option(help="Dataset whose classes to draw.")] = "demo",
     out: Annotated[Path, typer.Option(help="PNG contact sheet to write.")] = Path("symbols.png"),
     per_class: Annotated[int, typer.Option(help="Symbols per class.")] = 8,
-    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
-    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+    data_dir: DataDir = None,
+    data_path: DataPath = None,
 ) -> None:
     """Write a contact sheet of GalaxAlign's schematic symbols for every class of a dataset (no data needed
     when the dataset declares its classes)."""
@@ -39,8 +40,8 @@ def search(
     results: Annotated[Path, typer.Option(help="Where to find the newest saved model.")] = Path("results"),
     top: Annotated[int, typer.Option(help="How many matches.")] = 16,
     out: Annotated[Path, typer.Option(help="PNG grid to write.")] = Path("search.png"),
-    data_dir: Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")] = None,
-    data_path: Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")] = None,
+    data_dir: DataDir = None,
+    data_path: DataPath = None,
 ) -> None:
     """Text-to-image search with a fine-tuned model: writes a PNG grid of the best matches."""
     from methods.galaxalign.search import search as text_to_image
