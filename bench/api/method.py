@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
 from bench.api.data import GalaxyData
 from bench.api.profiles import Init, Profile
@@ -13,7 +13,13 @@ from bench.api.weights import ResolvedWeights, WeightsSpec
 if TYPE_CHECKING:
     import torch
 
-Adapt = Literal["full", "linear"]
+# full: fine-tune everything through the shared loop; linear: a head on a frozen backbone's cached
+# features; zoobot: the Zoobot methods trained by zoobot's own fine-tuning code and trainer.
+Adapt = Literal["full", "linear", "zoobot"]
+ADAPTS: tuple[str, ...] = get_args(Adapt)
+# The learning-rate schedule of a fine-tune: linear warm-up then cosine decay; linear decay to zero from
+# the first step (Hugging Face Trainer's default, as Lastufka et al. trained); or a constant rate.
+Schedule = Literal["warmup_cosine", "linear", "constant"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,8 @@ class FinetuneConfig:
     batch_size: int
     lr: float
     weight_decay: float
-    warmup_epochs: float = 1.0
+    warmup_epochs: float = 1.0  # of the warmup_cosine schedule
+    schedule: Schedule = "warmup_cosine"
     patience: int = 3  # epochs without a better validation macro-F1 before stopping
     # Every epoch (one validation period) trains on at least this many images, in repeated shuffled
     # passes when the training set is smaller, so a small training fraction gets a fair number of

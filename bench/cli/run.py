@@ -11,6 +11,7 @@ from rich.table import Table
 from bench.api import registry
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
+from bench.api.method import ADAPTS
 from bench.cli.common import DataDir, DataPath, WeightsDir, parse_pairs, split_list, stdout, table
 from bench.io.progress import console
 
@@ -30,7 +31,9 @@ def run(
     variants: Annotated[str, typer.Option(help="Method variants (methods without them run their default).")] = "",
     profile: Annotated[str, typer.Option(help="demo or paper.")] = "demo",
     init: Annotated[Optional[str], typer.Option(help="pretrained or random (default: the profile's).")] = None,
-    adapt: Annotated[str, typer.Option(help="full fine-tuning, or linear probe on a frozen backbone.")] = "full",
+    adapt: Annotated[str, typer.Option(help=(
+        "full (fine-tune everything), linear (a head on the frozen backbone) or zoobot (zoobot's own fine-tuning)."
+    ))] = "full",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
     data_dir: DataDir = None,
@@ -64,8 +67,8 @@ def run(
 
     if init not in (None, "pretrained", "random"):
         raise BenchError(f"--init {init!r} is not pretrained or random", "pass --init pretrained or --init random")
-    if adapt not in ("full", "linear"):
-        raise BenchError(f"--adapt {adapt!r} is not full or linear", "pass --adapt full or --adapt linear")
+    if adapt not in ADAPTS:
+        raise BenchError(f"--adapt {adapt!r} is not one of {', '.join(ADAPTS)}", "pass e.g. --adapt full")
     overrides = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None}
     options = parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k")
     if all_seeds and not grid:

@@ -12,7 +12,7 @@ A grid file::
     fractions = [0.1, 1.0]                               # optional; default [1.0]
     seeds = [0, 1, 2]                                    # optional; default [0]
     tasks = ["classify", "retrieve"]                     # optional; default both
-    adapt = "full"                                       # optional; "full" or "linear"
+    adapt = ["linear", "full"]                           # optional; one or a list of "full", "linear", "zoobot"
     options = { clip_tag = "laion2b_s34b_b88k" }         # optional; method-specific settings
     overrides = { epochs = 10 }                          # optional; training settings (FinetuneConfig fields)
 
@@ -32,7 +32,7 @@ from typing import Any
 from bench.api import registry
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
-from bench.api.method import FinetuneConfig
+from bench.api.method import ADAPTS, FinetuneConfig
 from bench.api.profiles import Init, get_profile
 from bench.api.spec import DEFAULT_TASKS, RunSpec
 from bench.grid.expand import deduplicate, expand
@@ -51,7 +51,7 @@ class Block:
     fractions: tuple[float, ...] = (1.0,)
     seeds: tuple[int, ...] = (0,)
     tasks: tuple[str, ...] = DEFAULT_TASKS
-    adapt: str = "full"
+    adapts: tuple[str, ...] = ("full",)
     options: tuple[tuple[str, str], ...] = ()
     overrides: tuple[tuple[str, Any], ...] = ()
 
@@ -78,7 +78,10 @@ CELL_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "seeds = [0, 1, 2]",
     ),
     "tasks": (lambda v: _strings(v) and set(v) <= set(registry.task_names()), f"tasks = {registry.task_names()}"),
-    "adapt": (lambda v: v in ("full", "linear"), 'adapt = "full" (or "linear")'),
+    "adapt": (
+        lambda v: v in ADAPTS or (isinstance(v, list) and bool(v) and all(a in ADAPTS for a in v)),
+        f'adapt = "full" or adapt = ["linear", "full"] (each one of {", ".join(ADAPTS)})',
+    ),
     "options": (
         lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
         'options = { clip_tag = "laion2b_s34b_b88k" } (string values)',
@@ -134,11 +137,12 @@ class Grid:
                 for dataset in datasets:  # unknown names, and arguments only synthetic sets take, fail here
                     registry.dataset_info(dataset)
                     registry.dataset_options(dataset, DataOptions())
-                specs += expand(
-                    block.methods, datasets, block.fractions, seeds or block.seeds, block.variants, profile, init,
-                    block.adapt, block.tasks,  # type: ignore[arg-type]
-                    {**dict(block.overrides), **(overrides or {})}, {**dict(block.options), **(options or {})},
-                )
+                for adapt in block.adapts:
+                    specs += expand(
+                        block.methods, datasets, block.fractions, seeds or block.seeds, block.variants, profile,
+                        init, adapt, block.tasks,  # type: ignore[arg-type]
+                        {**dict(block.overrides), **(overrides or {})}, {**dict(block.options), **(options or {})},
+                    )
             except BenchError as error:
                 raise BenchError(f"grid {self.path}, block {number + 1}: {error.problem}", error.fix) from None
         return deduplicate(specs)
@@ -219,4 +223,5 @@ def _block(cell: dict[str, Any], where: str) -> Block:
     }
     if "fractions" in frozen:
         frozen["fractions"] = tuple(float(f) for f in frozen["fractions"])
-    return Block(adapt=cell.get("adapt", "full"), **frozen)
+    adapt = cell.get("adapt", "full")
+    return Block(adapts=(adapt,) if isinstance(adapt, str) else tuple(adapt), **frozen)

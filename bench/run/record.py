@@ -68,6 +68,7 @@ class RunData(BaseModel):
     val: int
     test: int
     class_names: list[str] | None = None  # hand-written records may leave it out
+    image_size: int | None = None  # side in pixels of the stored test images (the data's resolution)
 
 
 class RunRecord(BaseModel):
@@ -82,6 +83,9 @@ class RunRecord(BaseModel):
     error: str | None = None  # one line, with the fix where it is known
     traceback: str | None = None
     metrics: dict[str, dict[str, MetricValue]] = Field(default_factory=dict)  # task -> metric -> value
+    # The same model's metrics on named subsets of the test split (e.g. the images that duplicate no
+    # training image): subset -> task -> metric -> value.
+    subset_metrics: dict[str, dict[str, dict[str, MetricValue]]] = Field(default_factory=dict)
     artifacts: str | None = None  # the saved test outputs, relative to the record's folder
     model_path: str | None = None  # the fine-tuned model, when kept
     weights: ResolvedWeights | None = None  # what the run started from

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from bench.api.data import GalaxyData
 from bench.api.method import FinetuneConfig, FitReport
 from bench.eval import metrics
 from bench.io.progress import progress_bar
-from bench.train.loop import EarlyStopping
+from bench.train.loop import EarlyStopping, lr_factor
 
 
 def fit_linear_probe(
@@ -26,11 +27,16 @@ def fit_linear_probe(
     device: torch.device,
     description: str = "linear probe",
 ) -> FitReport:
-    """Train ``head`` on cached, un-augmented features; keep the epoch with the best val macro-F1."""
+    """Train ``head`` on cached, un-augmented features under ``cfg.schedule``; keep the epoch with the best
+    val macro-F1."""
     train_x = features(train).to(device)
     train_y = torch.as_tensor(train.labels, dtype=torch.long, device=device)
     val_x = features(val).to(device) if val is not None else None
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup_steps = max(1, round(cfg.warmup_epochs * steps_per_epoch))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg.schedule, total_steps, warmup_steps))
     generator = torch.Generator().manual_seed(cfg.seed)
     stopper = EarlyStopping(cfg.patience)
     history: list[dict[str, float]] = []
@@ -46,6 +52,7 @@ def fit_linear_probe(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                schedule.step()
                 losses.append(float(loss))
             record = {"epoch": float(epoch), "loss": float(np.mean(losses))}
             if val is not None and val_x is not None:

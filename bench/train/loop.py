@@ -1,4 +1,4 @@
-"""The one fine-tuning loop every method shares: AdamW, warm-up + cosine, early stopping."""
+"""The one fine-tuning loop every method shares: AdamW, a learning-rate schedule, early stopping."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from torch import nn
 
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
-from bench.api.method import FinetuneConfig, FitReport
+from bench.api.method import FinetuneConfig, FitReport, Schedule
 from bench.io.progress import progress_bar
 from bench.train.device_data import device_reader
 from bench.train.preprocess import Preprocessing, to_device
@@ -123,6 +123,21 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
     return factor
 
 
+def linear_decay(total_steps: int) -> Callable[[int], float]:
+    """Learning-rate multiplier: linear decay from 1 at the first step to 0 after the last, no warm-up
+    (Hugging Face Trainer's default ``linear`` schedule with ``warmup_steps=0``)."""
+    return lambda step: max(0.0, (total_steps - step) / max(1, total_steps))
+
+
+def lr_factor(schedule: Schedule, total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """The multiplier of ``cfg.lr`` at each optimiser step of ``schedule``."""
+    if schedule == "warmup_cosine":
+        return warmup_cosine(total_steps, warmup_steps)
+    if schedule == "linear":
+        return linear_decay(total_steps)
+    return lambda step: 1.0
+
+
 def _check_finite(means: dict[str, float], epoch: int) -> None:
     if not math.isfinite(means["loss"]):
         raise BenchError(
@@ -160,7 +175,7 @@ class TrainStep:
     For a batch of indices into ``train``: gather the uint8 images (resident on the device when
     they fit, see bench/train/device_data.py) and labels, preprocess and augment them on the device,
     compute the objective's loss under bf16 autocast (CUDA), backward, AdamW (fused on CUDA),
-    ``after_step``, then the warm-up + cosine schedule. None of this waits for the GPU (an
+    ``after_step``, then a step of ``cfg.schedule``. None of this waits for the GPU (an
     objective's own loss may, e.g. by copying labels to the host). ``fast`` says whether the loss
     is compiled.
     """
@@ -184,7 +199,9 @@ class TrainStep:
         self.optimizer = torch.optim.AdamW(
             _fresh_groups(objective.parameters), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
         )
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_cosine(total_steps, warmup_steps))
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lr_factor(cfg.schedule, total_steps, warmup_steps)
+        )
 
     def __call__(self, indices: np.ndarray) -> LossTerms:
         images = self.prep(self.images.read(indices), self.device, augment=self.cfg.augment, generator=self.generator)
