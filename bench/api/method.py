@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # features; zoobot: the Zoobot methods trained by zoobot's own fine-tuning code and trainer.
 Adapt = Literal["full", "linear", "zoobot"]
 ADAPTS: tuple[str, ...] = get_args(Adapt)
+ADAPT_TITLES: dict[str, str] = {"full": "fine-tuned", "linear": "frozen", "zoobot": "zoobot recipe"}  # in reports
 # The learning-rate schedule of a fine-tune: linear warm-up then cosine decay; linear decay to zero from
 # the first step (Hugging Face Trainer's default, as Lastufka et al. trained); or a constant rate.
 Schedule = Literal["warmup_cosine", "linear", "constant"]
