@@ -9,7 +9,7 @@ self-supervised ViTs, so each method's ``default_config`` picks its numbers from
 - Lastufka et al. 2024 (arXiv 2409.11175), code github.com/elastufka/fm4astro ``finetune.py``:
   Hugging Face ``Trainer`` (AdamW) at learning rate 5e-5 and the Trainer's weight decay of 0,
   no layer decay, no head dropout. (Their DINOv2 / MSN / MAE runs freeze the backbone; here
-  that is ``--adapt linear``, and the default is full fine-tuning.)
+  that is ``--adapt linear``, whose whole protocol is in bench/train/linear_probe.py.)
 - Zoobot 2.9.0 ``FinetuneableZoobotAbstract`` defaults (zoobot/pytorch/training/finetune.py):
   AdamW, learning rate 1e-4, weight decay 0.05, layer-wise lr decay 0.75, head dropout 0.5.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 from bench.api.method import FinetuneConfig
 from bench.api.profiles import Profile
 
-LASTUFKA_LR = 5e-5  # fm4astro finetune.py default --lr
 ZOOBOT_LR = 1e-4  # FinetuneableZoobotAbstract(learning_rate=1e-4)
 ZOOBOT_WEIGHT_DECAY = 0.05  # FinetuneableZoobotAbstract(weight_decay=0.05)
 ZOOBOT_LAYER_DECAY = 0.75  # FinetuneableZoobotAbstract(layer_decay=0.75)

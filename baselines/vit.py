@@ -14,10 +14,11 @@ from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
 from baselines import cards
-from baselines.protocol import LASTUFKA_LR, profile_config
+from baselines.protocol import profile_config
 from baselines.timm_backbone import TimmBaseline
 from bench.api.method import FinetuneConfig, implements
 from bench.api.profiles import Profile
+from bench.train.linear_probe import LASTUFKA_LR
 
 # The demo's tiny ViT: ViT-B's layout (pre-norm blocks, CLS token, learned position embeddings)
 # scaled from 768 wide x 12 deep to 96 x 3.

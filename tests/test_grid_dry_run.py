@@ -66,8 +66,8 @@ def test_cli_dry_run_of_the_paper_grid_on_cuda(tmp_path: Path, run_bench) -> Non
     result = run_bench(["run", "--grid", "paper", "--profile", "paper", "--dry-run", "--device", "cuda",
                         "--perf", str(perf), "--results", str(tmp_path / "results")])
     assert result.exit_code == 0, result.output
-    assert "360 cells: 0 done" in result.output and "estimated time left on cuda" in result.output
-    assert "for the 354 of 360 cells" in result.output and "no estimate for zoobot-maxvit" in result.output
+    assert "600 cells: 0 done" in result.output and "estimated time left on cuda" in result.output
+    assert "for the 582 of 600 cells" in result.output and "no estimate for zoobot-maxvit" in result.output
     assert not (tmp_path / "results").exists()  # nothing ran
 
 
@@ -80,17 +80,17 @@ def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(
     result = run_bench(["run", "--grid", "paper", "--profile", "demo", "--all-seeds", "--dry-run", "--results",
                         str(results)])
     assert result.exit_code == 0, result.output
-    assert "360 cells: 1 done" in result.output and "demo_mnist" in result.output
+    assert "588 cells: 1 done" in result.output and "demo_mnist" in result.output
     result = run_bench(["run", "--grid", "paper", "--all-seeds", "--shard", "1/4", "--dry-run", "--results",
                         str(results)])
-    assert "90 cells" in result.output
+    assert "147 cells" in result.output
 
 
 def test_cli_grids_lists_the_shipped_grids(run_bench) -> None:
     result = run_bench(["grids"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    for name, count in (("table2", 60), ("table3", 60), ("fig6", 288), ("table4", 72), ("paper", 360)):
+    for name, count in (("table2", 120), ("table3", 120), ("fig6", 504), ("table4", 72), ("paper", 600)):
         assert any(line.split("│")[1:3] == [f" {name} ".ljust(8), f" {count} ".ljust(7)] for line in lines)
 
 

@@ -18,16 +18,33 @@ def cells(specs: list[RunSpec]) -> set[tuple[str, str, str, float, int]]:
     return {(s.method, s.dataset, s.variant, s.fraction, s.seed) for s in specs}
 
 
+def adaptations(specs: list[RunSpec]) -> dict[str, set[str]]:
+    """Each method's adaptations in ``specs``."""
+    found: dict[str, set[str]] = {}
+    for spec in specs:
+        found.setdefault(spec.method, set()).add(spec.adapt)
+    return found
+
+
 def test_shipped_grids_hold_the_papers_cells() -> None:
     assert set(grids.shipped()) == {"table2", "table3", "fig6", "table4", "paper"}
     table2 = grids.load("table2").specs("paper")
     default = {m: "full" if m.startswith("galaxalign") else "default" for m in EVERY}
     assert cells(table2) == {(m, d, default[m], 1.0, s) for m in EVERY for d in PAPER_DATASETS for s in (0, 1, 2)}
+    # Every baseline frozen and fine-tuned, Zoobot also by zoobot's recipe, GalaxAlign fine-tuned.
+    frozen_and_full = {"linear", "full"}
+    zoobot = {*frozen_and_full, "zoobot"}
+    galaxalign = {"galaxalign-vit16": {"full"}, "galaxalign-convnext": {"full"}}
+    assert adaptations(table2) == {**{m: frozen_and_full for m in NATURAL[:6]}, "zoobot-maxvit": zoobot,
+                                   "zoobot-convnext": zoobot, **galaxalign}
+    assert len(table2) == 2 * 3 * (6 * 2 + 2 * 3 + 2)
     assert grids.load("table3").specs("paper") == table2  # one fine-tuned model serves both tables
     fig6 = grids.load("fig6").specs("paper")
     assert {(m, d, f, s) for m, d, _, f, s in cells(fig6)} == set(
         itertools.product(NATURAL, PAPER_DATASETS, FRACTIONS, (0, 1, 2))
     )
+    assert adaptations(fig6) == {**{m: frozen_and_full for m in NATURAL[:6]},
+                                 "galaxalign-vit16": {"full"}, "galaxalign-convnext": {"full"}}
     table4 = grids.load("table4").specs("paper")
     assert {(m, d, v, s) for m, d, v, _, s in cells(table4)} == set(
         itertools.product(
@@ -36,14 +53,17 @@ def test_shipped_grids_hold_the_papers_cells() -> None:
         )
     )
     paper = grids.load("paper").specs("paper")
-    assert len(paper) == len(cells(paper)) == len(cells(table2) | cells(fig6) | cells(table4)) == 360
+    identities = {(s.method, s.dataset, s.variant, s.adapt, s.fraction, s.seed) for s in paper}
+    assert len(paper) == len(identities) == len(deduplicate([*table2, *fig6, *table4])) == 600
     assert all(spec.tasks == ("classify", "retrieve") and spec.init == "pretrained" for spec in paper)
 
 
 def test_a_profile_replaces_each_dataset_by_its_stand_in() -> None:
     demo = grids.load("paper").specs("demo", all_seeds=True)
     assert {spec.dataset for spec in demo} == {"demo:60", "demo_mnist:150"}
-    assert len(demo) == 360 and all(spec.init == "random" and spec.profile == "demo" for spec in demo)
+    # Table 4's scratch variant is full under random init: 12 cells run once for both.
+    assert len(demo) == 600 - 12 and all(spec.init == "random" and spec.profile == "demo" for spec in demo)
+    assert not any(spec.variant == "scratch" for spec in demo)
 
 
 def test_command_line_settings_apply_to_every_cell(tmp_path: Path) -> None:
@@ -112,4 +132,4 @@ def test_includes_are_relative_to_the_including_file(tmp_path: Path) -> None:
     write(tmp_path, BLOCK, name="small.toml")
     combined = write(tmp_path, 'include = ["small.toml", "table2"]\n', name="both.toml")
     specs = grids.load(str(combined)).specs("demo")
-    assert len(specs) == 2 + 60
+    assert len(specs) == 2 + 120

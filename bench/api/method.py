@@ -32,6 +32,9 @@ class MethodCard:
     summary: str
     variants: tuple[str, ...]  # the first is the default
     implementation: str
+    # (variant, the variant it is identical to when runs start from random init): e.g. GalaxAlign's
+    # "scratch" is "full" without pretrained weights, so under --init random the grid runs "full" once.
+    random_init_aliases: tuple[tuple[str, str], ...] = ()
 
 
 MethodClass = TypeVar("MethodClass", bound=type)
@@ -57,7 +60,9 @@ class FinetuneConfig:
     weight_decay: float
     warmup_epochs: float = 1.0  # of the warmup_cosine schedule
     schedule: Schedule = "warmup_cosine"
-    patience: int = 3  # epochs without a better validation macro-F1 before stopping
+    # Epochs without a better validation macro-F1 before stopping (the best epoch is kept); None: train
+    # every epoch and keep the last.
+    patience: int | None = 3
     # Every epoch (one validation period) trains on at least this many images, in repeated shuffled
     # passes when the training set is smaller, so a small training fraction gets a fair number of
     # optimiser steps rather than a handful. The runner sets it from the profile's

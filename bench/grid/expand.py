@@ -15,12 +15,15 @@ from bench.api.profiles import Init, get_profile
 from bench.api.spec import DEFAULT_TASKS, RunSpec
 
 
-def method_variants(method: str, requested: Sequence[str]) -> list[str]:
-    """The requested variants this method has, or its default when none was requested."""
-    declared = registry.method_card(method).variants
-    if not requested:
-        return [declared[0]]
-    return [v for v in requested if v in declared] or [declared[0]]
+def method_variants(method: str, requested: Sequence[str], init: Init) -> list[str]:
+    """The requested variants this method has, or its default when none was requested; under random init a
+    variant identical to another there (MethodCard.random_init_aliases) runs as that other, once."""
+    card = registry.method_card(method)
+    chosen = [v for v in requested if v in card.variants] or [card.variants[0]]
+    if init == "random":
+        aliases = dict(card.random_init_aliases)
+        chosen = [aliases.get(v, v) for v in chosen]
+    return list(dict.fromkeys(chosen))
 
 
 def expand(
@@ -52,7 +55,7 @@ def expand(
             frozen_overrides, frozen_options,
         )
         for method, dataset in itertools.product(names, datasets)
-        for variant in method_variants(method, variants)
+        for variant in method_variants(method, variants, start)
         for fraction, seed in itertools.product(fractions, seeds)
     ]
 

@@ -11,7 +11,16 @@ import pandas as pd
 from bench.api import registry
 from bench.api.data import DataOptions
 from bench.io.progress import console
-from bench.report.paper_tables import Measured, figure6_sections, locate, measurements, place, render, sections
+from bench.report.paper_tables import (
+    Measured,
+    figure6_sections,
+    locate,
+    measurements,
+    place,
+    place_runs,
+    render,
+    sections,
+)
 from bench.report.reference import Reference, load_reference
 from bench.report.summary import SPREAD_RULE
 from bench.report.tables import failures_table, markdown_table, method_notes, summarise, task_table
@@ -54,11 +63,10 @@ def data_section(ok: list[RunRecord], reference: Reference) -> list[str]:
 
 
 def other_runs(summary: pd.DataFrame, measured: list[Measured], shown: set[tuple[object, ...]]) -> list[str]:
-    """Generic tables of every (run setting, dataset, task, fraction) with a headline metric the paper tables
-    above do not show: nothing measured is hidden."""
+    """Generic tables of every headline metric of every (run setting, dataset, task, fraction) that the paper
+    tables above do not show: nothing measured is hidden, and nothing shown above is repeated."""
     headline = {(task.name, metric) for task in registry.tasks() for metric in task.metric_names}
-    hidden = {m.run_key for m in measured if (m.task, m.metric) in headline and m.key not in shown}
-    rest = summary[[m.run_key in hidden for m in measured]]
+    rest = summary[[(m.task, m.metric) in headline and m.key not in shown for m in measured]]
     lines = []
     for dataset in sorted(rest.dataset.unique()):
         for task in registry.tasks():
@@ -79,16 +87,18 @@ def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequenc
     summary = None if frame.empty else summarise(frame)
     measured = [] if summary is None else measurements(summary)
     placed = place(measured, reference)
+    runs = place_runs(ok, reference)
     profiles = ", ".join(sorted({r.spec.profile for r in ok})) or "none"
     lines = [
         "# galaxy-bench leaderboard", "",
         f"{len(ok)} finished runs, {len(records) - len(ok)} failed; profiles: {profiles}.", "",
-        f"Our numbers beside those of the paper *{reference.title}* "
+        f"Our numbers beside those of the paper *{reference.title}*, {reference.version} "
         "(kept in `bench/report/reference/galaxalign.toml`). "
         "A cell reads `ours · paper · Δ`: our mean ± sample std over seeds (n seeds in brackets), the paper's "
         "value (± its std where it gives one) and Δ = ours − paper. A part that is missing has no run behind "
         "it: nothing is averaged over the runs that do exist. `Init random` means no pretrained weights were "
-        f"used. Leads: {SPREAD_RULE}.",
+        f"used. A comparability card above each table sets the paper's protocol beside ours, aspect by aspect. "
+        f"Leads: {SPREAD_RULE}.",
     ]
     if ok:
         lines += data_section(ok, reference)
@@ -101,7 +111,7 @@ def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequenc
         if not found:
             lines += ["", "No runs of ours for this figure yet."]
         for source, table, cells in found:
-            lines += ["", *render(table, source, cells, reference.datasets)]
+            lines += ["", *render(table, source, cells, reference, runs.get(source, []) if source else [])]
             shown |= {m.key for by_column in cells.values() for m in by_column.values()}
         lines += figure_links(figures, key)
     if embeddings := figure_links(figures, "embeddings"):

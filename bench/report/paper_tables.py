@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 import pandas as pd
 
 from bench.api import registry
+from bench.api.errors import BenchError
+from bench.api.method import ADAPT_TITLES
 from bench.api.profiles import PROFILES
+from bench.report.comparability import PlacedRun, card, differences
 from bench.report.reference import Column, PaperTable, PaperValue, Reference
 from bench.report.summary import Entry, lead
 from bench.report.tables import format_cell, markdown_table
+from bench.run.frame import settings_label, used_init
+from bench.run.record import RunRecord
 
 
 @dataclass(frozen=True, order=True)
@@ -47,7 +52,8 @@ def locate(profile: str, dataset: str, paper_datasets: Iterable[str]) -> tuple[S
 
 @dataclass(frozen=True)
 class Measured:
-    """Our mean, sample std and seed count of one metric of one run setting: a row of ``tables.summarise``."""
+    """Our mean, sample std, seed count and collapsed runs of one metric of one run setting: a row of
+    ``tables.summarise``."""
 
     method: str
     variant: str
@@ -62,16 +68,18 @@ class Measured:
     mean: float
     std: float
     count: int
+    collapsed: int = 0
 
     @property
     def key(self) -> tuple[object, ...]:
         """Everything but the numbers (a NaN std would make the whole object unequal to itself)."""
-        return astuple(self)[:-3]
+        return (*self.run_key[:8], self.metric, self.fraction)
 
     @property
     def run_key(self) -> tuple[object, ...]:
         """The run setting, dataset, task and fraction: the key without the metric."""
-        return (*astuple(self)[:8], self.fraction)
+        return (self.method, self.variant, self.adapt, self.init, self.profile, self.settings, self.dataset,
+                self.task, self.fraction)
 
 
 @dataclass(frozen=True)
@@ -92,13 +100,39 @@ def place(measured: list[Measured], reference: Reference) -> list[Placed]:
     return [Placed(m, *found) for m in measured if (found := locate(m.profile, m.dataset, reference.datasets))]
 
 
-# (row index in the paper table, init) -> column -> our measurement
-Cells = dict[tuple[int, str], dict[Column, Measured]]
+def place_runs(records: Iterable[RunRecord], reference: Reference) -> dict[Source, list[PlacedRun]]:
+    """The successful records whose dataset stands for one of the paper's, by source."""
+    found: dict[Source, list[PlacedRun]] = defaultdict(list)
+    for record in records:
+        where = locate(record.spec.profile, record.spec.dataset, reference.datasets)
+        if record.status == "ok" and where is not None:
+            found[where[0]].append(PlacedRun(record, where[1]))
+    return dict(found)
+
+
+# (row index in the paper table, adaptation, init) -> column -> our measurement
+Line = tuple[int, str, str]
+Cells = dict[Line, dict[Column, Measured]]
+
+
+def alias_row(table: PaperTable, index: int, init: str) -> int | None:
+    """The row whose runs row ``index`` shares under ``init``: a variant identical to another under random
+    init (MethodCard.random_init_aliases) is not run separately there."""
+    row = table.rows[index]
+    if init != "random":
+        return None
+    try:
+        aliases = dict(registry.method_card(row.method).random_init_aliases)
+    except BenchError:  # a method not installed here
+        return None
+    twin = aliases.get(row.variant)
+    return next((i for i, other in enumerate(table.rows) if (other.method, other.variant) == (row.method, twin)), None)
 
 
 def cells_by_source(table: PaperTable, placed: list[Placed]) -> dict[Source, Cells]:
-    """Our measurements in ``table``: default settings (full fine-tune, nothing set by hand), the row's
-    method and variant, the column's paper dataset, metric and fraction; split by source."""
+    """Our measurements in ``table``: nothing set by hand, the row's method and variant, the column's paper
+    dataset, metric and fraction; one line per adaptation and init, split by source. A row that shares
+    another's runs under random init (alias_row) shows those."""
     rows = {(row.method, row.variant): index for index, row in enumerate(table.rows)}
     columns = set(table.columns)
     found: dict[Source, Cells] = defaultdict(lambda: defaultdict(dict))
@@ -106,8 +140,14 @@ def cells_by_source(table: PaperTable, placed: list[Placed]) -> dict[Source, Cel
         m = item.measured
         column = Column(item.paper_dataset, m.metric, m.fraction)
         row = rows.get((m.method, m.variant))
-        if m.task == table.task and m.adapt == "full" and not m.settings and row is not None and column in columns:
-            found[item.source][(row, m.init)][column] = m
+        if m.task == table.task and not m.settings and row is not None and column in columns:
+            found[item.source][(row, m.adapt, m.init)][column] = m
+    for cells in found.values():
+        for index in range(len(table.rows)):
+            twin = alias_row(table, index, "random")
+            for (row, adapt, init), by_column in list(cells.items()):
+                if twin is not None and row == twin and init == "random":
+                    cells[(index, adapt, init)] = by_column
     return dict(found)
 
 
@@ -137,11 +177,15 @@ def paper_text(value: PaperValue) -> str:
     return f"paper {value.value:.4f}" + (f" ± {value.std:.4f}" if value.std is not None else "")
 
 
-def cell(ours: Measured | None, paper: PaperValue | None) -> str:
-    """'ours · paper · Δ', leaving out the parts that do not exist."""
-    parts = [format_cell(ours.mean, ours.std, ours.count)] if ours else []
+DIFFERS_MARK = "†"
+
+
+def cell(ours: Measured | None, paper: PaperValue | None, differs: bool = False) -> str:
+    """'ours · paper · Δ', leaving out the parts that do not exist; the Δ is marked † when the line's
+    protocol differs from the paper's."""
+    parts = [format_cell(ours.mean, ours.std, ours.count, ours.collapsed)] if ours else []
     parts += [paper_text(paper)] if paper else []
-    parts += [f"Δ {signed(ours.mean - paper.value)}"] if ours and paper else []
+    parts += [f"Δ {signed(ours.mean - paper.value)}" + (DIFFERS_MARK if differs else "")] if ours and paper else []
     return " · ".join(parts)
 
 
@@ -159,39 +203,100 @@ def source_heading(source: Source | None, table: PaperTable, cells: Cells, names
     data = ", ".join(f"`{source.dataset_for(d)}` for {names[d]}" for d in datasets)
     lines = [f"### Profile {source.profile}: {data}"]
     if source.stand_in:
-        inits = ", ".join(sorted({init for _, init in cells}))
+        inits = ", ".join(sorted({init for _, _, init in cells}))
         lines += ["", f"> **Synthetic stand-ins, not the paper's data**, init {inits}: the Δ only shows that the "
                       "machinery works, not how the methods compare with the paper."]
     return lines
 
 
+def line_name(table: PaperTable, line: Line) -> str:
+    """'MAE · frozen': the paper's row name and the adaptation of our runs."""
+    index, adapt, _ = line
+    return f"{table.rows[index].name} · {ADAPT_TITLES.get(adapt, adapt)}"
+
+
 def leads(table: PaperTable, cells: Cells, names: dict[str, str]) -> list[str]:
-    """One line per column: our leader and its verdict, and the paper's leader where the paper has numbers."""
-    several_inits = len({init for _, init in cells}) > 1
+    """One line per column: our leader and its verdict, and the paper's leader where the paper has numbers (a
+    row that only shares another's runs does not compete)."""
+    several_inits = len({init for _, _, init in cells}) > 1
     lines = []
     for index, column in enumerate(table.columns):
-        entries = [Entry(table.rows[row].name + (f" ({init})" if several_inits else ""), m.mean, m.std, m.count)
-                   for (row, init), by_column in sorted(cells.items()) if (m := by_column.get(column))]
-        line = f"- {column_title(table, column, names)}: {lead(entries)}"
+        entries = [Entry(line_name(table, line) + (f" ({line[2]})" if several_inits else ""), m.mean, m.std, m.count)
+                   for line, by_column in sorted(cells.items())
+                   if (m := by_column.get(column)) and alias_row(table, line[0], line[2]) is None]
+        text = f"- {column_title(table, column, names)}: {lead(entries)}"
         paper = [(row.name, value.value) for row in table.rows if (value := row.values[index]) is not None]
         if paper:
             best = max(value for _, value in paper)
-            line += f" (paper: {', '.join(name for name, value in paper if value == best)} {best:.4f})"
-        lines.append(line + ".")
+            text += f" (paper: {', '.join(name for name, value in paper if value == best)} {best:.4f})"
+        lines.append(text + ".")
     return lines
 
 
-def render(table: PaperTable, source: Source | None, cells: Cells, names: dict[str, str]) -> list[str]:
-    """Markdown lines for one paper table and one source: heading, table (every paper row, one line per init
-    our runs used), and the lead of every column."""
-    body = []
+def paper_adapt(reference: Reference, method: str) -> str:
+    """The adaptation of ours that the paper's numbers of ``method`` sit beside (full when not named)."""
+    protocol = reference.protocol_of(method)
+    return protocol.adapt if protocol else "full"
+
+
+def line_runs(table: PaperTable, line: Line, runs: list[PlacedRun]) -> list[PlacedRun]:
+    """The records behind one table line: its method, variant (or the row it shares runs with), adaptation
+    and init, nothing set by hand, on the table's datasets and fractions."""
+    index, adapt, init = line
+    twin = alias_row(table, index, init)
+    row = table.rows[index if twin is None else twin]
+    datasets, fractions = {c.dataset for c in table.columns}, {c.fraction for c in table.columns}
+
+    def belongs(run: PlacedRun) -> bool:
+        spec = run.record.spec
+        return ((spec.method, spec.variant, spec.adapt) == (row.method, row.variant, adapt)
+                and used_init(run.record) == init and not settings_label(spec)
+                and run.paper_dataset in datasets and spec.fraction in fractions)
+
+    return [run for run in runs if belongs(run)]
+
+
+ALIAS_MARK = "‡"
+
+
+def render(
+    table: PaperTable, source: Source | None, cells: Cells, reference: Reference, runs: list[PlacedRun]
+) -> list[str]:
+    """Markdown lines for one paper table and one source: heading, comparability card, the table (every paper
+    row, one line per adaptation and init our runs used; the paper's numbers beside the adaptation its
+    protocol names), its notes, and the lead of every column."""
+    names = reference.datasets
+    body, aliases = [], []
+    beside: dict[str, list[PlacedRun]] = defaultdict(list)  # protocol key -> runs the paper's numbers sit beside
     for index, row in enumerate(table.rows):
-        for init in sorted({init for row_index, init in cells if row_index == index}) or [""]:
-            ours = cells.get((index, init), {})
-            values = zip(table.columns, row.values, strict=True)
-            body.append([row.name, init, *(cell(ours.get(column), value) for column, value in values)])
-    headers = ["Method", "Init", *(column_title(table, column, names) for column in table.columns)]
-    lines = [*source_heading(source, table, cells, names), "", markdown_table(headers, body)]
+        protocol, own = reference.protocol_of(row.method), paper_adapt(reference, row.method)
+        for adapt, init in sorted({(a, i) for r, a, i in cells if r == index}) or [(own, "")]:
+            line, ours = (index, adapt, init), cells.get((index, adapt, init), {})
+            differs: list[str] = []
+            if adapt == own and ours and protocol is not None:
+                behind = line_runs(table, line, runs)
+                beside[protocol.key] += [run for run in behind if run not in beside[protocol.key]]
+                differs = differences(protocol, behind, reference)
+            name = line_name(table, line)
+            if ours and (twin := alias_row(table, index, init)) is not None:
+                name += f" {ALIAS_MARK}"
+                aliases.append(f"{ALIAS_MARK} {table.rows[index].name}: identical by construction to "
+                               f"{table.rows[twin].name} under random init, so the grid runs it once and both "
+                               "rows show the same runs.")
+            paper = row.values if adapt == own else (None,) * len(row.values)
+            verdict = ", ".join(differs) if differs else ("none stated exactly" if adapt == own and ours else "")
+            body.append([name, init, *(cell(ours.get(column), value, bool(differs))
+                                       for column, value in zip(table.columns, paper, strict=True)), verdict])
+    protocols = [p for p in reference.protocols if any(reference.protocol_of(r.method) == p for r in table.rows)]
+    headers = ["Method", "Init", *(column_title(table, column, names) for column in table.columns),
+               "Protocol differs from the paper's in"]
+    datasets = list(dict.fromkeys(column.dataset for column in table.columns))
+    lines = [*source_heading(source, table, cells, names), "",
+             *card(protocols, beside, table.task, datasets, reference), "", markdown_table(headers, body)]
+    if any(row[-1] and DIFFERS_MARK in " ".join(row) for row in body):
+        lines += ["", f"{DIFFERS_MARK} our line's protocol differs from the paper's in the aspects named in the last "
+                      "column (see the card), so its Δ does not compare like with like."]
+    lines += ["", *dict.fromkeys(aliases)] if aliases else []
     if cells:
         lines += ["", "Leads:", "", *leads(table, cells, names)]
     return lines

@@ -19,16 +19,20 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     return "\n".join(lines)
 
 
-def format_cell(mean: float, std: float, n: int) -> str:
-    """'mean ± std (n)'; the std of a single seed is shown as '–' rather than a made-up 0."""
+def format_cell(mean: float, std: float, n: int, collapsed: int = 0) -> str:
+    """'mean ± std (n)'; the std of a single seed is shown as '–' rather than a made-up 0; '⚠ collapsed'
+    when ``collapsed`` of the n runs predict a single class."""
     spread = f"{std:.4f}" if n > 1 else "–"
-    return f"{mean:.4f} ± {spread} ({n})"
+    flag = f" ⚠ collapsed ({collapsed} of {n}: one class predicted)" if collapsed else ""
+    return f"{mean:.4f} ± {spread} ({n}){flag}"
 
 
 def summarise(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sample std and seed count per (row keys, dataset, task, metric, fraction)."""
+    """Mean, sample std, seed count and collapsed runs per (row keys, dataset, task, metric, fraction)."""
     keys = [*ROW_KEYS, "dataset", "task", "metric", "fraction"]
-    return frame.groupby(keys, dropna=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    grouped = frame.groupby(keys, dropna=False)
+    return grouped.agg(mean=("value", "mean"), std=("value", "std"), count=("value", "count"),
+                       collapsed=("collapsed", "sum")).reset_index()
 
 
 def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
@@ -38,7 +42,8 @@ def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
         return None
     fractions = sorted(part.fraction.unique(), reverse=True)
     metrics = registry.task(task).metrics
-    columns = [(m, f) for m in metrics for f in fractions]
+    present = set(zip(part.metric, part.fraction, strict=True))
+    columns = [(m, f) for m in metrics for f in fractions if (m.name, f) in present]
     headers = ["Method", "Variant", "Adapt", "Init", "Profile"]
     headers += [m.title + ("" if len(fractions) == 1 else f" @ {f:g}") for m, f in columns]
     cells = {(*(row[k] for k in ROW_KEYS), row["metric"], row["fraction"]): row for _, row in part.iterrows()}
@@ -49,7 +54,8 @@ def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
         row = [label, variant, adapt, init, profile]
         for metric, fraction in columns:
             found = cells.get((*settings, metric.name, fraction))
-            row.append(format_cell(found["mean"], found["std"], int(found["count"])) if found is not None else "")
+            row.append("" if found is None else
+                       format_cell(found["mean"], found["std"], int(found["count"]), int(found["collapsed"])))
         rows.append(row)
     return markdown_table(headers, rows)
 

@@ -16,19 +16,36 @@ def settings_label(spec: RunSpec) -> str:
     return ", ".join(f"{key}={value}" for key, value in sorted(changed.items()))
 
 
+def used_init(record: RunRecord) -> str:
+    """What the run started from (its weights' init), not what was asked."""
+    return record.weights.init if record.weights is not None else record.spec.init
+
+
+def predicts_one_class(record: RunRecord) -> bool:
+    """Whether the run's classifier put every test image in one class (its confusion matrix has a single
+    non-empty column): a collapsed model, whatever its accuracy says."""
+    matrix = record.metrics.get("classify", {}).get("confusion_matrix")
+    if not isinstance(matrix, list) or not matrix:
+        return False
+    predicted = [sum(row[c] for row in matrix) for c in range(len(matrix[0]))]
+    return sum(count > 0 for count in predicted) <= 1
+
+
 def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
     """Long table: one row per (run, task, scalar metric) of successful runs, with the spec columns
-    (``init`` is what ran, not what was asked), the run id and the settings label."""
+    (``init`` is what ran, not what was asked), the run id, the settings label and whether the run's
+    classifier collapsed (see predicts_one_class; classification rows only)."""
     rows = []
     for record in records:
         if record.status != "ok":
             continue
         spec = record.spec.to_dict()
-        used_init = record.weights.init if record.weights is not None else record.spec.init
+        started = used_init(record)
+        collapsed = predicts_one_class(record)
         for task, values in record.metrics.items():
             for metric, value in values.items():
                 if isinstance(value, int | float):  # not a confusion matrix
-                    rows.append({"run_id": record.run_id, **spec, "init": used_init,
+                    rows.append({"run_id": record.run_id, **spec, "init": started,
                                  "settings": settings_label(record.spec), "task": task, "metric": metric,
-                                 "value": float(value)})
+                                 "value": float(value), "collapsed": collapsed and task == "classify"})
     return pd.DataFrame(rows)

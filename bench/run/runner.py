@@ -32,6 +32,7 @@ from bench.run.artifacts import from_outputs, save_artifacts
 from bench.run.eta import GridClock
 from bench.run.record import RunData, RunRecord, describe
 from bench.run.store import ResultStore
+from bench.train.linear_probe import frozen_config
 
 
 @dataclass
@@ -53,14 +54,17 @@ def seed_everything(seed: int) -> None:
 
 
 def finetune_config(method: Method, spec: RunSpec, train_size: int) -> FinetuneConfig:
-    """The method's defaults for the profile, with the spec's seed, adaptation and overrides; an
-    epoch covers at least the profile's share of the full training split of ``train_size`` images."""
+    """The method's defaults for the profile (the frozen protocol's for ``--adapt linear``), with the
+    spec's seed, adaptation and overrides; an epoch covers at least the profile's share of the full
+    training split of ``train_size`` images."""
     allowed = {f.name for f in fields(FinetuneConfig)}
     unknown = sorted(set(dict(spec.overrides)) - allowed)
     if unknown:
         raise BenchError(f"unknown training settings {unknown}", f"use FinetuneConfig fields: {sorted(allowed)}")
     profile = get_profile(spec.profile)
     base = method.default_config(profile)
+    if spec.adapt == "linear":
+        base = frozen_config(profile, base)
     floor = math.ceil(profile.fraction_epoch_share * train_size)
     settings = {"min_epoch_images": floor, **dict(spec.overrides)}
     return replace(base, seed=spec.seed, adapt=spec.adapt, **settings)

@@ -1,10 +1,20 @@
-"""Linear probing: a frozen backbone's features computed once, then only the head is trained."""
+"""Linear probing: a frozen backbone's features computed once, then only the head is trained.
+
+The frozen protocol (``--adapt linear``, "frozen" in reports) trains the head as Lastufka et al.
+trained their frozen-backbone classifiers, whose settings the GalaxAlign paper says its baselines
+follow. Source: github.com/elastufka/fm4astro, ``finetune.py`` (Hugging Face ``Trainer`` with
+``--freeze_backbone``: AdamW at lr 5e-5, the Trainer's defaults of weight decay 0 and a linear decay
+without warm-up; the best-model reload is commented out, so the last epoch is kept) and
+``sbatch_scripts/bao_finetune_gmnist.sh`` (``--epochs 100 --ims_per_batch 16``). Full-size models
+take these numbers; the demo's tiny random-init models keep their profile's lr, epochs and batch.
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -13,9 +23,26 @@ from torch import nn
 
 from bench.api.data import GalaxyData
 from bench.api.method import FinetuneConfig, FitReport
+from bench.api.profiles import Profile
 from bench.eval import metrics
 from bench.io.progress import progress_bar
 from bench.train.loop import EarlyStopping, lr_factor
+
+LASTUFKA_LR = 5e-5  # fm4astro finetune.py --lr default
+LASTUFKA_EPOCHS = 100  # bao_finetune_gmnist.sh --epochs
+LASTUFKA_BATCH = 16  # bao_finetune_gmnist.sh --ims_per_batch
+
+
+def frozen_config(profile: Profile, base: FinetuneConfig) -> FinetuneConfig:
+    """``base`` (a method's fine-tuning defaults) turned into the frozen protocol: the head alone, on
+    un-augmented cached features, with Lastufka et al.'s optimiser, schedule and stopping."""
+    frozen = replace(
+        base, adapt="linear", weight_decay=0.0, schedule="linear", patience=None, augment=False,
+        layer_decay=None, head_dropout=0.0, label_smoothing=0.0,
+    )
+    if profile.model_scale == "tiny":
+        return frozen
+    return replace(frozen, lr=LASTUFKA_LR, epochs=LASTUFKA_EPOCHS, batch_size=LASTUFKA_BATCH)
 
 
 def fit_linear_probe(

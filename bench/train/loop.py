@@ -77,17 +77,23 @@ def epoch_batches(
 
 class EarlyStopping:
     """Tracks the best validation score, keeps a CPU copy of the module's state at that epoch,
-    and says when ``patience`` epochs have passed without a better score."""
+    and says when ``patience`` epochs have passed without a better score. With ``patience`` None
+    training never stops early and the last epoch is the one kept (its score is reported)."""
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, patience: int | None) -> None:
         self.patience = patience
         self.best_score = -math.inf
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.stale_epochs = 0
+        self.scored = False
 
     def update(self, score: float, epoch: int, module: nn.Module) -> bool:
         """Record ``score`` for ``epoch``; True when training should stop."""
+        self.scored = True
+        if self.patience is None:  # keep the last epoch: the module already holds it
+            self.best_score, self.best_epoch = score, epoch
+            return False
         if score > self.best_score:
             self.best_score, self.best_epoch, self.stale_epochs = score, epoch, 0
             self.best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
@@ -100,11 +106,10 @@ class EarlyStopping:
             module.load_state_dict(self.best_state)
 
     def report(self, history: list[dict[str, float]], train_images: int, train_seconds: float) -> FitReport:
-        scored = self.best_state is not None
         return FitReport(
             epochs_run=len(history),
-            best_epoch=self.best_epoch if scored else len(history),
-            best_val_score=self.best_score if scored else None,
+            best_epoch=self.best_epoch if self.scored else len(history),
+            best_val_score=self.best_score if self.scored else None,
             train_images=train_images,
             train_seconds=train_seconds,
             history=history,

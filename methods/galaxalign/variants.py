@@ -51,3 +51,10 @@ PLANS: dict[str, Plan] = {
     "zeroshot": Plan(True, (), "un-fine-tuned CLIP, classes by text similarity"),
 }
 VARIANTS: tuple[str, ...] = tuple(PLANS)  # "full" first: the default
+
+
+def random_init_aliases() -> tuple[tuple[str, str], ...]:
+    """(variant, variant): a plan that starts from random init by definition, and the pretrained plan with
+    the same stages, which is the same run whenever the run's init is random."""
+    return tuple((name, other) for name, plan in PLANS.items() if not plan.pretrained
+                 for other, twin in PLANS.items() if twin.pretrained and twin.stages == plan.stages)

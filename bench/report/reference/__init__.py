@@ -61,12 +61,54 @@ class Figure6:
         return PaperTable("figure6", self.title, self.task, columns, rows, self.note, by_fraction=True)
 
 
+# A setting as the reference file gives it: one text, or one per method or per dataset.
+Setting = str | dict[str, str]
+
+
+@dataclass(frozen=True)
+class PaperAspect:
+    """The paper's setting of one aspect of a protocol (e.g. the batch size), and where it is stated.
+
+    ``expect`` is what our records show when we match it; None when the source does not state the
+    setting exactly enough to compare."""
+
+    paper: Setting
+    source: str
+    expect: Setting | None = None
+
+    def paper_for(self, key: str) -> str | None:
+        return self.paper if isinstance(self.paper, str) else self.paper.get(key)
+
+    def expect_for(self, key: str) -> str | None:
+        return self.expect if self.expect is None or isinstance(self.expect, str) else self.expect.get(key)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the paper's numbers of a group of methods were made: the adaptation its numbers are set
+    beside (and why), and the paper's setting of each aspect."""
+
+    key: str
+    title: str
+    methods: tuple[str, ...]
+    adapt: str
+    reason: str
+    aspects: dict[str, PaperAspect]
+
+
 @dataclass(frozen=True)
 class Reference:
     title: str
+    version: str  # the paper version the numbers come from
     datasets: dict[str, str]  # our dataset name -> the paper's column name
     tables: tuple[PaperTable, ...]
     figure6: Figure6
+    protocols: tuple[Protocol, ...]
+    data_aspects: dict[str, PaperAspect]  # shared by every protocol
+    metric_aspects: dict[str, PaperAspect]  # task -> the paper's metric convention
+
+    def protocol_of(self, method: str) -> Protocol | None:
+        return next((protocol for protocol in self.protocols if method in protocol.methods), None)
 
 
 def _row(raw: dict[str, Any], n_columns: int, table: str) -> PaperRow:
@@ -83,6 +125,20 @@ def _table(raw: dict[str, Any]) -> PaperTable:
     return PaperTable(raw["key"], raw["title"], raw["task"], columns, rows, raw.get("note", ""))
 
 
+def _aspects(raw: dict[str, Any]) -> dict[str, PaperAspect]:
+    return {name: PaperAspect(**value) for name, value in raw.items()}
+
+
+def _protocols(raw: dict[str, Any]) -> tuple[Protocol, ...]:
+    """The protocols, each with the aspects of its ``base`` that it does not set itself."""
+    def aspects(key: str) -> dict[str, PaperAspect]:
+        own = _aspects(raw[key].get("aspects", {}))
+        return {**aspects(raw[key]["base"]), **own} if "base" in raw[key] else own
+
+    return tuple(Protocol(key, value["title"], tuple(value["methods"]), value["adapt"], value["reason"], aspects(key))
+                 for key, value in raw.items())
+
+
 @cache
 def load_reference(name: str = "galaxalign") -> Reference:
     """The reference file ``bench/report/reference/<name>.toml``."""
@@ -92,4 +148,5 @@ def load_reference(name: str = "galaxalign") -> Reference:
     by_name = {row.name: row for table in tables if table.key == figure["rows_from"] for row in table.rows}
     figure6 = Figure6(figure["title"], figure["task"], figure["metric"],
                       tuple(by_name[name] for name in figure["rows"]), figure["note"])
-    return Reference(raw["title"], dict(raw["datasets"]), tables, figure6)
+    return Reference(raw["title"], raw["version"], dict(raw["datasets"]), tables, figure6, _protocols(raw["protocols"]),
+                     _aspects(raw["data"]), _aspects(raw["metrics"]))
