@@ -1,4 +1,4 @@
-"""GalaxAlign: text and symbols, the multi-positive loss, the stages and variants, weight loading,
+"""GalaxAlign: text and symbols, the losses, the recipe, the stages and variants, weight loading,
 save/load and search, end to end through the runner. Tiny open_clip towers on the CPU, offline."""
 
 from __future__ import annotations
@@ -26,16 +26,21 @@ from bench.api.method import BuildContext, FinetuneConfig
 from bench.api.profiles import PROFILES
 from bench.api.spec import RunSpec
 from bench.data import demo, galaxy10, galaxy_mnist
-from bench.run.runner import Runner, RunSettings
+from bench.run.runner import Runner, RunSettings, finetune_config
 from bench.train.loop import TrainsObjectives
 from methods.galaxalign import prompts, symbols
-from methods.galaxalign.loss import MAX_LOGIT_SCALE, multi_positive_contrastive
+from methods.galaxalign.loss import (
+    MAX_LOGIT_SCALE,
+    Contrastive,
+    matching_pair_contrastive,
+    multi_positive_contrastive,
+)
 from methods.galaxalign.model import TriModalCLIP
 from methods.galaxalign.plugin import GalaxAlign, GalaxAlignConvNeXt, GalaxAlignViT16
 from methods.galaxalign.search import search, text_search
 from methods.galaxalign.stages import Modalities, stage_call
 from methods.galaxalign.symbols import SYMBOL_KINDS, SymbolBank, render_symbols, write_contact_sheet
-from methods.galaxalign.variants import STAGE2, VARIANTS
+from methods.galaxalign.variants import IMAGE_SYMBOL, IMAGE_TEXT, STAGE2, SYMBOL_TEXT, VARIANTS
 
 CPU = torch.device("cpu")
 DATASET_CLASSES = {
@@ -212,6 +217,107 @@ def test_multi_positive_loss_matches_brute_force(labels: list[int]) -> None:
         assert got != pytest.approx(clip, rel=1e-3)  # CLIP would count same-class pairs as negatives
 
 
+@pytest.mark.parametrize(("n", "scale"), [(1, 1.0), (6, 14.3), (33, 100.0)])
+def test_matching_pair_loss_equals_open_clip_clip_loss(n: int, scale: float) -> None:
+    """Value and gradients (the embeddings' and the log temperature's) equal open_clip's ClipLoss,
+    whatever the labels: same-class items in other rows stay negatives."""
+    generator = torch.Generator().manual_seed(n)
+    a = torch.nn.functional.normalize(torch.randn(n, 16, generator=generator), dim=1).requires_grad_()
+    b = torch.nn.functional.normalize(torch.randn(n, 16, generator=generator), dim=1).requires_grad_()
+    log_scale = torch.tensor(math.log(scale), requires_grad=True)
+    labels = torch.zeros(n, dtype=torch.long)  # one class: the case where the two losses differ most
+    ours = matching_pair_contrastive(a, b, labels, log_scale)
+    grads = torch.autograd.grad(ours, (a, b, log_scale))
+    reference = ClipLoss()
+    theirs = reference(a, b, log_scale.exp())
+    assert float(ours.detach()) == pytest.approx(float(theirs.detach()), rel=1e-5)
+    for got, expected in zip(grads, torch.autograd.grad(theirs, (a, b, log_scale)), strict=True):
+        assert torch.allclose(got, expected, atol=1e-6)
+    per_image, per_text = reference.get_logits(a, b, log_scale.exp())
+    halves = [float(torch.nn.functional.cross_entropy(logits, torch.arange(n)).detach())
+              for logits in (per_image, per_text)]
+    if n > 1:  # a loss of one direction only would fail above: the halves differ
+        assert halves[0] != pytest.approx(halves[1], rel=1e-3)
+    assert float(ours.detach()) == pytest.approx(sum(halves) / 2, rel=1e-5)
+    swapped = matching_pair_contrastive(b, a, labels, log_scale)
+    assert float(swapped.detach()) == pytest.approx(float(ours.detach()), rel=1e-5)
+
+
+def test_the_two_losses_agree_where_one_side_repeats_per_class() -> None:
+    """One prompt per class: every same-class text is the same embedding, so counting them all as
+    positives changes nothing; distinct same-class items (symbols) are where the losses part."""
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.tensor([0, 0, 1, 1, 1, 2])
+    a = torch.nn.functional.normalize(torch.randn(6, 8, generator=generator), dim=1)
+    per_class = torch.nn.functional.normalize(torch.randn(3, 8, generator=generator), dim=1)
+    log_scale = torch.tensor(math.log(20.0))
+    for b, same in ((per_class[labels], True), (per_class[labels] + 0.3 * a, False)):
+        b = torch.nn.functional.normalize(b, dim=1)
+        pair, multi = (float(loss(a, b, labels, log_scale)) for loss in (matching_pair_contrastive,
+                                                                        multi_positive_contrastive))
+        assert (pair == pytest.approx(multi, rel=1e-5)) is same
+
+
+@pytest.mark.parametrize(("option", "chosen", "other"), [
+    (None, matching_pair_contrastive, multi_positive_contrastive),
+    ("multi_positive", multi_positive_contrastive, matching_pair_contrastive),
+])
+def test_the_loss_option_sets_every_stage_term_and_is_recorded(
+    option: str | None, chosen: Contrastive, other: Contrastive, splits: DatasetSplits,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    method = build(variant="full", **({"loss": option} if option else {}))
+    assert method.details["loss"] == (option or "matching_pair")
+    [_, stage2] = method.objectives(splits.train, None, tiny_cfg())
+    encoded: list[torch.Tensor] = []
+    encode_symbol = method.model.encode_symbol
+    monkeypatch.setattr(method.model, "encode_symbol", lambda x: encoded.append(encode_symbol(x)) or encoded[-1])
+    labels = torch.tensor([0, 0, 1, 1, 1, 2])  # shared classes: the two losses can differ
+    images = method.prep(splits.train.read(np.arange(len(labels))), CPU)
+    method.model.eval()
+    with torch.no_grad():
+        method.model.clip.logit_scale.fill_(MAX_LOGIT_SCALE)  # near-random embeddings: sharpen the contrast
+        terms = stage2.objective.loss(images, labels)
+        image = method.model.encode_image(images)
+        text = method.model.encode_text(method._tokens(method.prompts))[labels]
+        [symbol] = encoded
+        scale = method.model.logit_scale
+        pairs = {IMAGE_TEXT: (image, text), SYMBOL_TEXT: (symbol, text), IMAGE_SYMBOL: (image, symbol)}
+        for pair, (a, b) in pairs.items():
+            assert float(terms[pair]) == pytest.approx(float(chosen(a, b, labels, scale)), rel=1e-5)
+        # the option changes the image-symbol term; the text terms are the same under both (see above)
+        assert float(terms[IMAGE_SYMBOL]) != pytest.approx(float(other(image, symbol, labels, scale)), rel=1e-4)
+
+
+# --- the recipe ----------------------------------------------------------------------------
+
+
+def test_the_paper_profile_batches_512_the_demo_its_profiles_64_and_both_can_be_lowered() -> None:
+    method = GalaxAlignViT16()  # not built: the recipe needs no model
+    assert method.default_config(PROFILES["paper"]).batch_size == 512
+    assert method.default_config(PROFILES["demo"]).batch_size == PROFILES["demo"].batch_size == 64
+    assert method.default_config(PROFILES["paper"]).epochs == PROFILES["paper"].epochs
+    for profile in ("paper", "demo"):
+        spec = RunSpec("galaxalign-vit16", "demo", profile=profile, overrides=(("batch_size", 32),))
+        assert finetune_config(method, spec, train_size=100).batch_size == 32
+
+
+def test_running_out_of_memory_names_the_batch_size_to_lower(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(model: TriModalCLIP, images: torch.Tensor) -> torch.Tensor:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(TriModalCLIP, "encode_image", out_of_memory)
+    spec = RunSpec("galaxalign-vit16", "demo:20", variant="full", overrides=(("batch_size", 48),))
+    [record] = [run.to_dict() for run in Runner(RunSettings(results=tmp_path)).run([spec])]
+    assert record["status"] == "failed"
+    error = record["error"]
+    assert "\n" not in error and error.startswith("galaxalign-vit16 full stage 1 ran out of memory at batch size 48")
+    assert "Fix: pass a --batch-size N below 48" in error and "512 was global" in error
+    assert "OutOfMemoryError" in record["traceback"]  # the cause is kept for whoever debugs it
+
+
 # --- stages and variants -------------------------------------------------------------------
 
 
@@ -301,6 +407,7 @@ def test_full_runs_its_fixed_warmup_then_stage2_and_records_the_rule(splits: Dat
     assert details["prediction_rule"] == max(chosen, key=lambda r: (chosen[r], r == "text"))
     assert report.best_val_score == pytest.approx(max(chosen.values()))
     assert details["stage1_epochs"] == 2 and [s["epochs_run"] for s in details["stages"]] == [2, 2]
+    assert details["loss"] == "matching_pair" and details["batch_size"] == tiny_cfg().batch_size == 64
     scores = method.predict(splits.test)
     assert scores.shape == (len(splits.test), 10) and torch.isfinite(scores).all()
     embedded = method.embed(splits.test)
@@ -348,7 +455,8 @@ def test_the_temperature_is_clamped_as_in_clip(splits: DatasetSplits) -> None:
         method.model.clip.logit_scale.fill_(8.0)  # a scale of e^8, above CLIP's cap of 100
     bank = SymbolBank.render(demo.CLASS_NAMES, 64, 2)
     modalities = Modalities(method._tokens(method.prompts), bank, method.prep, CPU)
-    report = stage_call(method.model, STAGE2, modalities, splits.train, tiny_cfg(epochs=1), 1, None, "test").run()
+    report = stage_call(method.model, STAGE2, modalities, splits.train, tiny_cfg(epochs=1), 1, None, "test",
+                        contrastive=matching_pair_contrastive).run()
     assert float(method.model.logit_scale.detach()) <= MAX_LOGIT_SCALE + 1e-6
     assert report.history[0]["logit_scale"] > 100  # the first step ran at the unclamped scale
 
@@ -384,6 +492,8 @@ def test_options_are_checked() -> None:
         build(clip_tag="openai")
     with pytest.raises(BenchError, match="stage1_epochs=0 is not a positive"):
         build(stage1_epochs="0")
+    with pytest.raises(BenchError, match=r"no loss 'clip'.*one of: matching_pair, multi_positive$"):
+        build(loss="clip")
     with pytest.raises(BenchError, match="no pretrained tag 'nope'"):
         GalaxAlignViT16().build(BuildContext(demo.CLASS_NAMES, PROFILES["paper"], "pretrained", CPU,
                                              variant="full", options={"clip_tag": "nope"}))
@@ -513,4 +623,6 @@ def test_a_full_run_through_the_runner_writes_a_complete_record(method: str, tmp
     fit = record["fit"]
     assert [h["stage"] for h in fit["history"]] == [1.0, 1.0, 2.0]  # demo warm-up of 2, then 1 epoch
     assert fit["details"]["prediction_rule"] in ("text", "text+symbols")
+    assert (fit["details"]["loss"], fit["details"]["batch_size"], fit["details"]["stage1_epochs"]) == (
+        "matching_pair", 64, 2)
     assert record["config"]["epochs"] == 1

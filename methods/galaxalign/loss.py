@@ -1,23 +1,38 @@
-"""Contrastive loss between two modalities when many items of a batch share a class.
+"""The contrastive loss between two modalities that every GalaxAlign stage sums over its pairs.
 
-Form: the multi-positive ("UniCL") symmetric InfoNCE of Yang et al. 2022, *Unified Contrastive
-Learning in Image-Text-Label Space*. With ``z_a``, ``z_b`` the L2-normalised embeddings of the
-two modalities, ``s = scale * z_a @ z_b.T`` and ``P(i) = {j : y_j == y_i}``::
+The paper's code. GalaxAlign trains with open_clip's training script (its README:
+``torchrun --nproc_per_node 2 -m open_clip_train.main ...``), so each pair's loss is open_clip's
+``ClipLoss``, the paper's section-3 loss: with ``z_a``, ``z_b`` the L2-normalised embeddings of the
+two modalities and ``s = exp(logit_scale) * z_a @ z_b.T``, item i's only positive is item i of the
+other modality (the matching pair, the diagonal)::
+
+    L = (CE(s, diag) + CE(s.T, diag)) / 2
+
+Stage 1 applies it to image-text and symbol-text pairs (one shared image encoder), stage 2 adds
+image-symbol pairs (a symbol encoder of its own). A batch holds many galaxies of one class, each
+carrying that class's prompt and a symbol of that class, so same-class items in other rows count
+as negatives.
+
+Ours. ``matching_pair`` (the default, ``--option loss=matching_pair``) is that loss: same form,
+the diagonal as target, checked against open_clip's ``ClipLoss`` in the tests. ``multi_positive``
+(``--option loss=multi_positive``) is our alternative, the multi-positive ("UniCL") loss of Yang
+et al. 2022: with ``P(i) = {j : y_j == y_i}`` the target of row i spreads evenly over ``P(i)``::
 
     L_ab = -1/N sum_i 1/|P(i)| sum_{j in P(i)} log softmax_j(s[i, :])[j]
-    L_ba = -1/N sum_j 1/|P(j)| sum_{i in P(j)} log softmax_i(s[:, j])[i]
     L    = (L_ab + L_ba) / 2
 
-i.e. a cross-entropy against the target distribution spread evenly over every same-class item.
-Why this form: a GalaxAlign batch holds many galaxies of one class, and all of them carry the
-same class prompt and a symbol of the same class. CLIP's loss (open_clip ``ClipLoss``) takes only
-the diagonal as positive, so it would push a galaxy *away* from its own class prompt sitting in
-another row, a contradictory target that grows with the batch. Treating every same-class pair as
-positive removes the contradiction, keeps the batch-level (not class-level) contrast of the
-paper's loss, and reduces exactly to CLIP's loss when every item has its own class, so nothing
-changes where the paper's formula was already right. Contrasting each image against the C
-class prompts instead is close to the image->text half of this loss with duplicates merged, but
-has no batch-level text->image or image<->symbol counterpart, so we keep the paper's batch form.
+so every same-class pair is a positive; with every item of its own class it is the matching-pair
+loss.
+
+Where they differ. ``multi_positive`` only in its targets, and in effect only on the image-symbol
+term: one prompt per class makes a class's texts one embedding, repeated, and where one side
+repeats within each class the two losses are equal (the softmax mass on a repeated column is the
+same whichever copy is the target). A class's symbols are different drawings, so there the paper's
+loss pushes a galaxy away from the other symbols of its class and ours pulls it towards them.
+``matching_pair`` differs only in where the batch lives: the paper's 512 were global over 2 GPUs
+(open_clip gathers both GPUs' features, so each loss sees 512 x 512 logits; by its default, without
+``--gather-with-grad``, each GPU back-propagates through its own 256 and DDP averages the two: the
+gradient of the 512, halved), ours are on one device (the same logits, the gradient unhalved).
 
 Temperature: all three pairs share the CLIP model's own learnable ``logit_scale`` (the pretrained
 value, or CLIP's 1/0.07 at random init), clamped to at most ``MAX_LOGIT_SCALE`` after every
@@ -27,12 +42,34 @@ optimiser step, as CLIP and open_clip do.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clips the learned temperature so logits scale by at most 100
 INIT_LOGIT_SCALE = math.log(1 / 0.07)  # CLIP's initial temperature, 0.07
+
+# (a, b, labels, logit_scale) -> loss; a and b (N, D) L2-normalised, labels (N,) the items' classes
+Contrastive = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def symmetric_cross_entropy(
+    a: torch.Tensor, b: torch.Tensor, logit_scale: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """Mean of the a->b and b->a cross-entropies of ``exp(logit_scale) * a @ b.T`` (``logit_scale``
+    is the log of the inverse temperature) against ``targets``: class indices or a symmetric
+    (N, N) matrix of row distributions, either serving both directions."""
+    logits = logit_scale.exp() * (a.float() @ b.float().T)
+    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+
+
+def matching_pair_contrastive(
+    a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """open_clip's ``ClipLoss``: item i of ``a`` and item i of ``b`` are the only positive pair;
+    ``labels`` play no part."""
+    return symmetric_cross_entropy(a, b, logit_scale, torch.arange(len(a), device=a.device))
 
 
 def positive_targets(labels: torch.Tensor) -> torch.Tensor:
@@ -44,8 +81,10 @@ def positive_targets(labels: torch.Tensor) -> torch.Tensor:
 def multi_positive_contrastive(
     a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:
-    """Symmetric multi-positive InfoNCE between L2-normalised ``a`` and ``b`` (N, D), item i of
-    both having class ``labels[i]``; ``logit_scale`` is the log of the inverse temperature."""
-    logits = logit_scale.exp() * (a.float() @ b.float().T)
-    targets = positive_targets(labels)  # symmetric, so its transpose is the column targets too
-    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+    """Symmetric multi-positive InfoNCE: every pair of items of one class is a positive."""
+    return symmetric_cross_entropy(a, b, logit_scale, positive_targets(labels))
+
+
+MATCHING_PAIR, MULTI_POSITIVE = "matching_pair", "multi_positive"
+LOSSES: dict[str, Contrastive] = {MATCHING_PAIR: matching_pair_contrastive, MULTI_POSITIVE: multi_positive_contrastive}
+DEFAULT_LOSS = MATCHING_PAIR  # the paper's code, in every profile

@@ -22,6 +22,7 @@ from bench.train.weights import for_run, pretrained_copy
 from methods.galaxalign import cards
 from methods.galaxalign import prompts as prompt_table
 from methods.galaxalign import symbols as symbol_table
+from methods.galaxalign.loss import DEFAULT_LOSS, LOSSES
 from methods.galaxalign.model import (
     CONVNEXT,
     VIT16,
@@ -44,6 +45,7 @@ OPTIONS = {
     "prompts": "JSON file {class name: description} overriding the built-in class descriptions",
     "symbols": "JSON file {class name: symbol kind} overriding the built-in symbol of a class",
     "stage1_epochs": "length of the stage-1 warm-up (full, v1, scratch)",
+    "loss": f"contrastive loss of every pair, one of {', '.join(LOSSES)} (default {DEFAULT_LOSS}: the paper's code)",
 }
 
 
@@ -60,6 +62,7 @@ class Options:
     prompts: str | None = None
     symbols: str | None = None
     stage1_epochs: int | None = None
+    loss: str = DEFAULT_LOSS
 
 
 def parse_options(options: dict[str, str], method: str) -> Options:
@@ -71,8 +74,11 @@ def parse_options(options: dict[str, str], method: str) -> Options:
     stage1 = options.get("stage1_epochs")
     if stage1 is not None and (not stage1.isdigit() or int(stage1) < 1):
         raise BenchError(f"--option stage1_epochs={stage1} is not a positive whole number", "e.g. stage1_epochs=10")
+    loss = options.get("loss", DEFAULT_LOSS)
+    if loss not in LOSSES:
+        raise BenchError(f"{method} has no loss {loss!r}", f"use --option loss=NAME, NAME one of: {', '.join(LOSSES)}")
     return Options(options.get("clip_tag"), options.get("prompts"), options.get("symbols"),
-                   int(stage1) if stage1 is not None else None)
+                   int(stage1) if stage1 is not None else None, loss)
 
 
 class GalaxAlign:
@@ -153,6 +159,7 @@ class GalaxAlign:
             self.symbol_kinds = [symbol_table.symbol_kind(n, self.symbol_overrides) for n in self.class_names]
         self.recipe = recipe_for(ctx.profile)
         self.stage1_epochs = options.stage1_epochs or self.recipe.stage1_epochs
+        self.loss = options.loss
         self.weights = weights
         self.details = {
             "variant": variant,
@@ -162,6 +169,7 @@ class GalaxAlign:
             "prompts": list(self.prompts),
             "symbol_kinds": list(self.symbol_kinds) if self.plan.uses_symbols else None,
             "stage1_epochs": self.stage1_epochs if any(not s.to_convergence for s in self.plan.stages) else None,
+            "loss": self.loss if self.plan.stages else None,
         }
         return weights
 
@@ -185,7 +193,8 @@ class GalaxAlign:
         chosen = self._choose_rule(val)
         if best_score is None and chosen:  # no stage stopped early (v1, zeroshot): the final val score
             best_epoch, best_score = len(history), chosen[self.rule]
-        self.details.update(stages=stages, prediction_rule=self.rule, val_macro_f1_by_rule=chosen)
+        self.details.update(stages=stages, batch_size=cfg.batch_size if stages else None,
+                            prediction_rule=self.rule, val_macro_f1_by_rule=chosen)
         return GalaxAlignFitReport(
             epochs_run=len(history), best_epoch=best_epoch if best_score is not None else len(history),
             best_val_score=best_score, train_images=images, train_seconds=seconds, history=history,
@@ -220,7 +229,8 @@ class GalaxAlign:
         evaluate = (lambda: self._rule_f1(val)) if val is not None else None
         for stage in self.plan.stages:
             description = f"{self.name} {self.variant} stage {stage.number}"
-            yield stage_call(self.model, stage, modalities, train, cfg, self.stage1_epochs, evaluate, description)
+            yield stage_call(self.model, stage, modalities, train, cfg, self.stage1_epochs, evaluate, description,
+                             contrastive=LOSSES[self.loss])
 
     # --- text, symbols and the prediction rule ---------------------------------------------
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from bench.api.data import GalaxyData
+from bench.api.errors import BenchError
 from bench.api.method import FinetuneConfig, FitReport
 from bench.train.classifier import weight_decay_groups
 from bench.train.loop import FitCall, LossTerms, Objective
 from bench.train.preprocess import Preprocessing
-from methods.galaxalign.loss import multi_positive_contrastive
+from methods.galaxalign.loss import Contrastive
 from methods.galaxalign.model import TriModalCLIP
+from methods.galaxalign.recipe import PAPER_BATCH_SIZE
 from methods.galaxalign.symbols import SymbolBank
 from methods.galaxalign.variants import IMAGE_SYMBOL, IMAGE_TEXT, SYMBOL_TEXT, Stage
 
@@ -31,9 +33,14 @@ class Modalities:
 
 
 def stage_loss(
-    model: TriModalCLIP, stage: Stage, modalities: Modalities, augment: bool, generator: torch.Generator
+    model: TriModalCLIP,
+    stage: Stage,
+    modalities: Modalities,
+    contrastive: Contrastive,
+    augment: bool,
+    generator: torch.Generator,
 ) -> Callable[[torch.Tensor, torch.Tensor], LossTerms]:
-    """The stage's loss: the sum of its contrastive terms, each returned by name."""
+    """The stage's loss: the sum of its ``contrastive`` terms, one per pair, each returned by name."""
     if stage.uses_symbols and modalities.bank is None:
         raise ValueError(f"stage {stage.number} needs symbols but no symbol bank was rendered")
 
@@ -41,15 +48,15 @@ def stage_loss(
         text = model.encode_text(modalities.tokens)[labels]  # one prompt per class, gathered per item
         image = model.encode_image(images)
         scale = model.logit_scale
-        terms: LossTerms = {IMAGE_TEXT: multi_positive_contrastive(image, text, labels, scale)}
+        terms: LossTerms = {IMAGE_TEXT: contrastive(image, text, labels, scale)}
         if stage.uses_symbols:
             assert modalities.bank is not None
             drawn = modalities.bank.sample(labels, generator)
             symbol = model.encode_symbol(modalities.prep(drawn, modalities.device, augment, generator))
             if SYMBOL_TEXT in stage.pairs:
-                terms[SYMBOL_TEXT] = multi_positive_contrastive(symbol, text, labels, scale)
+                terms[SYMBOL_TEXT] = contrastive(symbol, text, labels, scale)
             if IMAGE_SYMBOL in stage.pairs:
-                terms[IMAGE_SYMBOL] = multi_positive_contrastive(image, symbol, labels, scale)
+                terms[IMAGE_SYMBOL] = contrastive(image, symbol, labels, scale)
         total = torch.stack([terms[pair] for pair in stage.pairs]).sum()
         return {**terms, "loss": total, "logit_scale": scale.detach().exp()}
 
@@ -64,12 +71,28 @@ class StageCall(FitCall):
     stage: Stage
     rule_f1: list[dict[str, float]] = field(default_factory=list)  # one per validated epoch, filled by the score
 
+    def run(self) -> FitReport:
+        """Train the stage; running out of memory is a BenchError naming the batch size to lower."""
+        try:
+            return super().run()
+        except torch.OutOfMemoryError as error:
+            raise out_of_memory(self.description, self.cfg.batch_size) from error
+
     def annotate(self, report: FitReport) -> FitReport:
         for i, record in enumerate(report.history):
             record["stage"] = float(self.stage.number)
             if i < len(self.rule_f1):
                 record.update({f"val_macro_f1[{rule}]": value for rule, value in self.rule_f1[i].items()})
         return report
+
+
+def out_of_memory(description: str, batch_size: int) -> BenchError:
+    """The one-line error of a stage that ran out of memory at ``batch_size``."""
+    return BenchError(
+        f"{description} ran out of memory at batch size {batch_size}",
+        f"pass a --batch-size N below {batch_size} (the paper's {PAPER_BATCH_SIZE} was global, 256 per GPU "
+        "on 2 GPUs; this bench trains on one device, training over several is planned)",
+    )
 
 
 def stage_call(
@@ -81,9 +104,12 @@ def stage_call(
     stage1_epochs: int,
     evaluate: Evaluate | None,
     description: str,
+    *,
+    contrastive: Contrastive,
 ) -> StageCall:
-    """What ``stage`` trains, from the model as the stages before it left it: stage 2 first copies
-    the image encoder into a symbol encoder of its own."""
+    """What ``stage`` trains, with ``contrastive`` the loss of each of its pairs, from the model as
+    the stages before it left it: stage 2 first copies the image encoder into a symbol encoder of
+    its own."""
     if stage.separate_symbol_encoder and not model.has_symbol_encoder:
         model.split_symbol_encoder()
     stage_cfg = cfg if stage.to_convergence else replace(cfg, epochs=stage1_epochs)
@@ -99,7 +125,7 @@ def stage_call(
     objective = Objective(
         module=model,
         parameters=weight_decay_groups(model, cfg.weight_decay),
-        loss=stage_loss(model, stage, modalities, cfg.augment, generator),
+        loss=stage_loss(model, stage, modalities, contrastive, cfg.augment, generator),
         score=score if stage.to_convergence and evaluate is not None else None,
         after_step=model.clamp_logit_scale,
     )
