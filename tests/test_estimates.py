@@ -89,8 +89,8 @@ def test_bench_perf_merges_methods_of_the_same_device_and_profile(tmp_path: Path
 
 def test_shipped_grids_run_the_demo_profiles_seed_and_all_seeds_on_request(tmp_path: Path) -> None:
     table2 = grids.load("table2")
-    assert {spec.seed for spec in table2.specs("demo")} == {0} and len(table2.specs("demo")) == 20
-    assert len(table2.specs("demo", all_seeds=True)) == 60 and len(table2.specs("paper")) == 60
+    assert {spec.seed for spec in table2.specs("demo")} == {0} and len(table2.specs("demo")) == 40
+    assert len(table2.specs("demo", all_seeds=True)) == 120 and len(table2.specs("paper")) == 120
     own = tmp_path / "own.toml"
     own.write_text('description = "x"\n[[cells]]\nmethods = ["resnet18"]\ndatasets = ["demo:6"]\nseeds = [0, 1]\n')
     assert len(grids.load(str(own)).specs("demo")) == 2  # a user's own grid runs the seeds it lists

@@ -42,7 +42,9 @@ def _details(record: RunRecord) -> dict[str, object]:
 
 def weights_of(record: RunRecord) -> str:
     weights = record.weights
-    return weights.identifier or "pretrained" if weights and weights.init == "pretrained" else "random init"
+    if weights is None:
+        return NOT_RECORDED
+    return (weights.identifier or "pretrained") if weights.init == "pretrained" else "random init"
 
 
 def input_size_of(record: RunRecord) -> str:

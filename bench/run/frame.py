@@ -23,9 +23,9 @@ def used_init(record: RunRecord) -> str:
 
 def predicts_one_class(record: RunRecord) -> bool:
     """Whether the run's classifier put every test image in one class (its confusion matrix has a single
-    non-empty column): a collapsed model, whatever its accuracy says."""
+    non-empty column) although there are several: a collapsed model, whatever its accuracy says."""
     matrix = record.metrics.get("classify", {}).get("confusion_matrix")
-    if not isinstance(matrix, list) or not matrix:
+    if not isinstance(matrix, list) or not matrix or len(matrix[0]) < 2:
         return False
     predicted = [sum(row[c] for row in matrix) for c in range(len(matrix[0]))]
     return sum(count > 0 for count in predicted) <= 1
