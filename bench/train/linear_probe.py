@@ -55,7 +55,7 @@ def fit_linear_probe(
     description: str = "linear probe",
 ) -> FitReport:
     """Train ``head`` on cached, un-augmented features under ``cfg.schedule``; keep the epoch with the best
-    val macro-F1."""
+    val macro-F1 (the last epoch when ``cfg.patience`` is None)."""
     train_x = features(train).to(device)
     train_y = torch.as_tensor(train.labels, dtype=torch.long, device=device)
     val_x = features(val).to(device) if val is not None else None
@@ -80,8 +80,8 @@ def fit_linear_probe(
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-                losses.append(float(loss))
-            record = {"epoch": float(epoch), "loss": float(np.mean(losses))}
+                losses.append(float(loss.detach()))
+            record = {"epoch": float(epoch), "lr": float(schedule.get_last_lr()[0]), "loss": float(np.mean(losses))}
             if val is not None and val_x is not None:
                 head.eval()
                 with torch.no_grad():
