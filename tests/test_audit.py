@@ -29,7 +29,7 @@ from bench.data.duplicates.cache import ignoring_duplicates, split_duplicates
 from bench.data.duplicates.find import DuplicateSettings, connected_groups, find_duplicates
 from bench.data.duplicates.fingerprint import HASH_BITS, LUMA, THUMBNAIL_SIDE, ZERO, orient, oriented_hashes, thumbnails
 from bench.data.duplicates.pairs import hamming_pairs
-from bench.data.splits import split_dataset, split_official_test
+from bench.data.splits import NO_TRAIN_DUPLICATES, split_dataset, split_official_test
 
 # Planted in the demo images: (copy, original, how). Expected groups: {5, 17, 30}, {44, 60}, {71, 82},
 # {93, 101}, {7, 110}.
@@ -212,22 +212,38 @@ def test_splits_keep_planted_groups_together(galaxies: np.ndarray) -> None:
     assert straddled_before >= 3  # without groups, the same seeds split some groups
 
 
-def test_official_test_split_drops_test_images_that_duplicate_training_images(galaxies: np.ndarray) -> None:
+def test_official_test_split_keeps_the_test_file_whole_and_names_the_images_duplicating_no_training_image(
+    galaxies: np.ndarray,
+) -> None:
     train_file = as_data(galaxies[:80], "official")
     test_images = galaxies[80:].copy()
     test_images[0] = np.rot90(galaxies[3], 1, axes=(0, 1))  # duplicates a training image, rotated
     test_images[1] = galaxies[50]  # and an exact copy of one
+    test_images[5] = np.clip(galaxies[7] + 2.0, 0, 255).astype(np.uint8)  # and a brightened copy of one
     test_images[2] = test_images[3]  # a duplicate within the test file stays
     splits = split_official_test(train_file, as_data(test_images, "official"), 0.1, seed=0)
-    kept = indices(splits.test)
-    assert 0 not in kept and 1 not in kept and {2, 3} <= set(kept) and len(kept) == 38
+    assert np.array_equal(indices(splits.test), np.arange(40))  # the official test file, whole
+    assert np.array_equal(splits.test.labels, np.arange(40) % 10)
+    assert list(splits.test_subsets) == [NO_TRAIN_DUPLICATES]
+    assert np.array_equal(splits.test_subsets[NO_TRAIN_DUPLICATES], np.setdiff1d(np.arange(40), [0, 1, 5]))
+    assert splits.protocol.startswith("official train/test files (80/40, 64 px); val: stratified 10% of the")
     assert (
-        "; 3 duplicate groups (6 images) kept within one part, 2 test images that duplicate train-file images "
-        "dropped (pHash<=32/252" in splits.protocol
+        "; 4 duplicate groups (8 images) with their train-file members kept within train or val (pHash<=32/252"
+        in splits.protocol
     )
+    assert splits.protocol.endswith(
+        "; test: the whole official file, 3 of its images duplicate train-file images, metrics also recorded on "
+        "the other 37 (test subset no_train_duplicates)"
+    )
+    train_parts = [set(indices(part)) for part in (splits.train, splits.val)]
+    for image in (3, 50, 7):  # the training originals: in train or val, as any training image
+        assert sum(image in part for part in train_parts) == 1
     assert len(splits.train) + len(splits.val) == 80 and len(splits.val) == 10  # one of each class
     with pytest.raises(BenchError, match="every one of the 80 test images"):
         split_official_test(train_file, as_data(galaxies[:80], "official"), 0.1, seed=0)
+    with ignoring_duplicates():  # no groups: no subset
+        naive = split_official_test(train_file, as_data(test_images, "official"), 0.1, seed=0)
+    assert dict(naive.test_subsets) == {} and len(naive.test) == 40 and "duplicate" not in naive.protocol
 
 
 # --- groups cached beside the data --------------------------------------------------------------------

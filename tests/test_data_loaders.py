@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import pickle
 import urllib.error
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.api import registry
 from bench.api.data import ArraySource, DataOptions, DatasetSplits, GalaxyData, SubsetSource
 from bench.api.errors import BenchError
 from bench.data import fetch as fetch_module
@@ -24,6 +26,7 @@ from bench.data import folder, galaxy10, galaxy_mnist, hdf5
 from bench.data.fetch import RemoteFile, fetch
 from bench.data.folder import FolderImageSource
 from bench.data.hdf5 import H5ImageSource, open_labelled_h5
+from bench.data.splits import NO_TRAIN_DUPLICATES
 
 REAL_SAMPLES = Path(__file__).parents[2] / "shared/data/real-samples"
 SIZE = 8
@@ -147,39 +150,120 @@ def test_galaxy10_missing_path_is_named(tmp_path: Path) -> None:
 # --- GalaxyMNIST ----------------------------------------------------------------------------------
 
 
-def write_galaxy_mnist(folder_path: Path, compress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Official-style train (160) and test (40) files; returns the test images and labels."""
+def write_galaxy_mnist(folder_path: Path, compress: bool, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Official-style train (160) and test (40) files of ``size`` px images, as upstream publishes them
+    (gzipped with ``compress``); returns the test images and labels."""
     folder_path.mkdir(parents=True, exist_ok=True)
     train_labels, test_labels = balanced_labels(40, 4), balanced_labels(10, 4)
-    test_images = make_images(200)[160:][::-1].copy()  # distinct from every training image
+    images = blocky_images(200, size)
+    test_images = images[160:]  # none duplicates a training image
     files = {
-        galaxy_mnist.TRAIN_FILE: (make_images(160), train_labels),
+        galaxy_mnist.TRAIN_FILE: (images[:160], train_labels),
         galaxy_mnist.TEST_FILE: (test_images, test_labels),
     }
     for name, (images, labels) in files.items():
         plain = write_h5(folder_path / name, images, labels)
         if compress:
-            with gzip.open(folder_path / f"{name}.gz", "wb") as out:
-                out.write(plain.read_bytes())
-            plain.unlink()
+            gzip_file(plain)
     return test_images, test_labels
 
 
+def blocky_images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    """uint8 (n, size, size, 3) images of random 8 x 8 blocks of colour: distinct, and no two alike to the
+    duplicate finder (images of one flat colour are not: at 224 px their thumbnails differ only by rounding)."""
+    blocks = np.random.default_rng(seed).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+    return np.repeat(np.repeat(blocks, size // 8, axis=1), size // 8, axis=2)
+
+
+def gzip_file(plain: Path) -> Path:
+    """``plain`` replaced by ``plain.gz``."""
+    gz = plain.with_name(f"{plain.name}.gz")
+    with gzip.open(gz, "wb", compresslevel=1) as out:
+        out.write(plain.read_bytes())
+    plain.unlink()
+    return gz
+
+
+RESOLUTIONS = pytest.mark.parametrize("resolution", galaxy_mnist.RESOLUTIONS, ids=lambda r: r.name)
+
+
+@RESOLUTIONS
 @pytest.mark.parametrize("compress", [False, True])
-def test_galaxy_mnist_uses_the_official_test_file_and_10_percent_of_train_as_val(
-    tmp_path: Path, compress: bool
+def test_galaxy_mnist_uses_the_whole_official_test_file_and_10_percent_of_train_as_val(
+    tmp_path: Path, resolution: galaxy_mnist.Resolution, compress: bool
 ) -> None:
-    test_images, test_labels = write_galaxy_mnist(tmp_path, compress)
-    splits = galaxy_mnist.load(DataOptions(data_dir=str(tmp_path)))
+    side = resolution.image_size
+    test_images, test_labels = write_galaxy_mnist(tmp_path / resolution.subfolder, compress, side)
+    splits = registry.load_dataset(resolution.name, DataOptions(data_dir=str(tmp_path)))
     assert splits.class_names == ("smooth_round", "smooth_cigar", "edge_on_disk", "unbarred_spiral")
     assert (len(splits.train), len(splits.val), len(splits.test)) == (144, 16, 40)
     assert class_counts(splits.val.labels, 4) == [4] * 4 and class_counts(splits.train.labels, 4) == [36] * 4
     assert not set(file_indices(splits.train)) & set(file_indices(splits.val))
     assert np.array_equal(splits.test.labels, test_labels)
     assert np.array_equal(splits.test.read(np.arange(40)), test_images)
-    assert splits.train.read(np.array([0])).shape == (1, SIZE, SIZE, 3)
-    assert "official" in splits.protocol and "10%" in splits.protocol and "split seed 0" in splits.protocol
-    assert (tmp_path / galaxy_mnist.TRAIN_FILE).is_file()
+    assert splits.train.read(np.array([0])).shape == (1, side, side, 3)
+    assert np.array_equal(splits.test_subsets[NO_TRAIN_DUPLICATES], np.arange(40))  # no duplicates planted
+    assert f"official train/test files (160/40, {side} px)" in splits.protocol
+    assert "10%" in splits.protocol and "split seed 0" in splits.protocol
+    assert "0 of its images duplicate train-file images" in splits.protocol
+    assert (tmp_path / resolution.subfolder / galaxy_mnist.TRAIN_FILE).is_file()
+
+
+def test_galaxy_mnist_224_takes_a_path_to_either_file_as_its_folder(tmp_path: Path) -> None:
+    folder_path = tmp_path / "anywhere"
+    write_galaxy_mnist(folder_path, compress=True, size=224)
+    for name in (f"{galaxy_mnist.TEST_FILE}.gz", galaxy_mnist.TRAIN_FILE):  # the second is unpacked by now
+        splits = galaxy_mnist.load_224(DataOptions(path=str(folder_path / name), data_dir=str(tmp_path / "no")))
+        assert len(splits.test) == 40 and splits.test.read(np.array([0])).shape == (1, 224, 224, 3)
+
+
+def galaxy_mnist_224_error(tmp_path: Path, case: str) -> tuple[str, list[str]]:
+    """Files in the galaxy_mnist_224 folder (or the 64 px one) that are wrong in one way; the dataset to load
+    and the parts its error names."""
+    high, low = galaxy_mnist.HIGH_RES, galaxy_mnist.LOW_RES
+    folder_path = tmp_path / high.subfolder
+    folder_path.mkdir()
+    images, labels = make_images(8, 224), balanced_labels(2, 4)
+    fetch_hint = "bench data fetch galaxy_mnist_224"
+    if case == "no_folder":
+        folder_path.rmdir()
+        return high.name, [f"{folder_path} does not exist", fetch_hint]
+    if case == "not_square":
+        images = make_images(8, 100)
+        expected = ["holds 100 x 100 images", "galaxy_mnist_224 is GalaxyMNIST at 224 x 224", fetch_hint]
+    elif case == "64_px_in_the_224_folder":
+        images = make_images(8, 64)
+        expected = ["holds 64 x 64 images", "these are galaxy_mnist's files", "run dataset galaxy_mnist",
+                    "<data folder>/galaxy_mnist_224/", fetch_hint]
+    elif case == "224_px_in_the_64_folder":
+        folder_path = tmp_path
+        expected = ["holds 224 x 224 images", "galaxy_mnist is GalaxyMNIST at 64 x 64",
+                    "these are galaxy_mnist_224's files (they go in <data folder>/galaxy_mnist_224/)",
+                    "bench data fetch galaxy_mnist`"]
+    elif case == "label_out_of_range":
+        labels = labels.copy()
+        labels[3] = 4
+        expected = ["label 4 at index 3", "outside [0, 4)"]
+    else:  # wrong_keys
+        expected = ["has no dataset images", "found: labels, pixels", fetch_hint]
+    for name in (galaxy_mnist.TRAIN_FILE, galaxy_mnist.TEST_FILE):
+        with h5py.File(folder_path / name, "w") as file:
+            file["pixels" if case == "wrong_keys" else "images"] = images
+            file["labels"] = labels
+        gzip_file(folder_path / name)
+    return (low if folder_path == tmp_path else high).name, [str(folder_path / galaxy_mnist.TRAIN_FILE), *expected]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["no_folder", "not_square", "64_px_in_the_224_folder", "224_px_in_the_64_folder", "label_out_of_range",
+     "wrong_keys"],
+)
+def test_galaxy_mnist_files_of_the_wrong_kind_or_resolution_give_one_line_errors(tmp_path: Path, case: str) -> None:
+    name, expected = galaxy_mnist_224_error(tmp_path, case)
+    with pytest.raises(BenchError) as error:
+        registry.load_dataset(name, DataOptions(data_dir=str(tmp_path)))
+    assert_bench_error(error, *expected)
 
 
 def test_galaxy_mnist_val_is_fixed_by_the_seed(tmp_path: Path) -> None:
@@ -260,7 +344,7 @@ def test_galaxy_mnist_reads_the_real_sample(tmp_path: Path) -> None:
 
 def test_galaxy_mnist_test_file_copying_the_train_file_is_an_error(tmp_path: Path) -> None:
     for name in (galaxy_mnist.TRAIN_FILE, galaxy_mnist.TEST_FILE):
-        write_h5(tmp_path / name, make_images(40), balanced_labels(10, 4))
+        write_h5(tmp_path / name, blocky_images(40, 64), balanced_labels(10, 4))
     with pytest.raises(BenchError) as error:
         galaxy_mnist.load(DataOptions(path=str(tmp_path)))
     assert "duplicates" in str(error.value)
@@ -573,6 +657,47 @@ def test_fetch_checksum_mismatch_discards_the_download(
     assert list(data_dir.iterdir()) == []
 
 
+def serve_galaxy_mnist_224(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, wrong_train_md5: bool = False) -> None:
+    """Make ``galaxy_mnist_224`` download files written in the upstream layout (gzipped HDF5, 224 px) from
+    file:// URLs, under its real file names and folder, each with its md5 (the train file's wrong if asked)."""
+    server = tmp_path / "server"
+    write_galaxy_mnist(server, compress=True, size=224)
+    remotes = []
+    for real in fetch_module.SOURCES[galaxy_mnist.HIGH_RES.name]:
+        served = server / real.file_name
+        md5 = hashlib.md5(served.read_bytes()).hexdigest()
+        wrong = wrong_train_md5 and real.file_name.startswith(galaxy_mnist.TRAIN_FILE)
+        remotes.append(replace(real, url=served.as_uri(), checksum="0" * 32 if wrong else md5))
+    monkeypatch.setitem(fetch_module.SOURCES, galaxy_mnist.HIGH_RES.name, tuple(remotes))
+
+
+def test_fetch_galaxy_mnist_224_puts_its_files_where_its_loader_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_galaxy_mnist_224(monkeypatch, tmp_path)
+    data_dir = tmp_path / "data"
+    folder_path = data_dir / "galaxy_mnist_224"
+    assert fetch("galaxy_mnist_224", data_dir) == [
+        folder_path / f"{galaxy_mnist.TRAIN_FILE}.gz", folder_path / f"{galaxy_mnist.TEST_FILE}.gz"]
+    splits = registry.load_dataset("galaxy_mnist_224", DataOptions(data_dir=str(data_dir)))
+    assert len(splits.test) == 40 and splits.test.read(np.array([0])).shape == (1, 224, 224, 3)
+    with pytest.raises(BenchError) as error:  # the 64 px files, of the same names, are not these
+        registry.load_dataset("galaxy_mnist", DataOptions(data_dir=str(data_dir)))
+    assert_bench_error(error, "not found in", "bench data fetch galaxy_mnist`")
+
+
+def test_fetch_galaxy_mnist_224_md5_mismatch_discards_the_download(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_galaxy_mnist_224(monkeypatch, tmp_path, wrong_train_md5=True)
+    data_dir = tmp_path / "data"
+    with pytest.raises(BenchError) as error:
+        fetch("galaxy_mnist_224", data_dir)
+    train = data_dir / "galaxy_mnist_224" / f"{galaxy_mnist.TRAIN_FILE}.gz"
+    assert_bench_error(error, f"{galaxy_mnist.TRAIN_FILE}.gz", "has md5", "expected " + "0" * 32, str(train))
+    assert list(train.parent.iterdir()) == []
+
+
 def test_fetch_refuses_a_file_without_checksum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     serve(monkeypatch, tmp_path, b"bytes", None)
     with pytest.raises(BenchError) as error:
@@ -615,7 +740,11 @@ def test_download_table_matches_the_loaders() -> None:
     assert names == {
         "galaxy10_decals": [galaxy10.FILE_NAME],
         "galaxy_mnist": [f"{galaxy_mnist.TRAIN_FILE}.gz", f"{galaxy_mnist.TEST_FILE}.gz"],
+        "galaxy_mnist_224": [f"{galaxy_mnist.TRAIN_FILE}.gz", f"{galaxy_mnist.TEST_FILE}.gz"],
     }
+    folders = {key: {remote.folder for remote in remotes} for key, remotes in fetch_module.SOURCES.items()}
+    assert folders == {"galaxy10_decals": {""}, "galaxy_mnist": {""}, "galaxy_mnist_224": {"galaxy_mnist_224"}}
+    assert all(galaxy_mnist.HIGH_RES.subfolder == remote.folder for remote in fetch_module.SOURCES["galaxy_mnist_224"])
     for remote in (remote for remotes in fetch_module.SOURCES.values() for remote in remotes):
         assert remote.url.startswith("https://") and remote.url.endswith(remote.file_name)
         assert remote.checksum is not None
@@ -628,3 +757,11 @@ def test_registered_datasets_load_with_their_module_and_fetch_when_they_can(modu
     info = module.DATASET
     assert info.load is module.load and info.summary
     assert info.fetchable == (info.name in fetch_module.SOURCES)
+
+
+def test_galaxy_mnist_registers_its_224_px_version_too() -> None:
+    info = registry.dataset_info("galaxy_mnist_224")
+    assert info is galaxy_mnist.DATASET_224 and info in galaxy_mnist.DATASET.versions
+    assert info.load is galaxy_mnist.load_224 and info.fetchable and info.name in fetch_module.SOURCES
+    assert info.class_names == galaxy_mnist.DATASET.class_names and not info.synthetic
+    assert "galaxy_mnist_224" in registry.dataset_names()

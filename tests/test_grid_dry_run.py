@@ -68,6 +68,7 @@ def test_cli_dry_run_of_the_paper_grid_on_cuda(tmp_path: Path, run_bench) -> Non
     assert result.exit_code == 0, result.output
     assert "600 cells: 0 done" in result.output and "estimated time left on cuda" in result.output
     assert "for the 582 of 600 cells" in result.output and "no estimate for zoobot-maxvit" in result.output
+    assert "galaxy_mnist_224" in result.output  # the paper's GalaxyMNIST, at its models' 224 px
     assert not (tmp_path / "results").exists()  # nothing ran
 
 

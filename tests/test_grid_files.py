@@ -10,7 +10,7 @@ from bench.grid.expand import deduplicate
 
 NATURAL = ["mae", "dinov2", "msn", "vit16", "resnet18", "resnet50", "galaxalign-vit16", "galaxalign-convnext"]
 EVERY = [*NATURAL, "zoobot-maxvit", "zoobot-convnext"]
-PAPER_DATASETS = {"galaxy10_decals", "galaxy_mnist"}
+PAPER_DATASETS = {"galaxy10_decals", "galaxy_mnist_224"}  # under the paper profile: GalaxyMNIST at 224 px
 FRACTIONS = {0.01, 0.05, 0.1, 0.25, 0.5, 1.0}
 
 

@@ -8,6 +8,7 @@ import pytest
 from bench.api.data import DataOptions
 from bench.api.spec import RunSpec
 from bench.report import leaderboard_markdown, page, write_report
+from bench.report.paper_tables import Source, locate
 from bench.report.summary import Entry, lead
 from bench.run.record import RunRecord
 
@@ -186,3 +187,18 @@ def test_report_works_without_the_figures_package(
     assert "no figures" in capsys.readouterr().err  # said, not silent
     board = write_report(tmp_path, tmp_path / "out").read_text()
     assert "0 finished runs, 0 failed; profiles: none." in board and "![" not in board
+
+
+def test_galaxy_mnist_at_224_px_is_the_papers_galaxy_mnist_and_real_data() -> None:
+    assert locate("paper", "galaxy_mnist_224", {"galaxy_mnist"}) == (Source("paper", False, None), "galaxy_mnist")
+    assert locate("demo", "demo_mnist:150", {"galaxy_mnist"}) == (Source("demo", True, None), "galaxy_mnist")
+    records = [record("resnet18", seed, a, init="pretrained", dataset="galaxy_mnist_224", profile="paper")
+               for seed, a in enumerate((0.8, 0.9))]
+    records.append(record("resnet18", 0, 0.5, init="pretrained", dataset="galaxy_mnist", profile="paper"))
+    board = leaderboard_markdown(records)
+    table2 = section(board, "## Table 2")
+    assert "### Profile paper: `galaxy_mnist_224` for GalaxyMNIST" in table2
+    assert "### Profile paper: `galaxy_mnist` for GalaxyMNIST" in table2  # 64 px runs: a table of their own
+    assert "Synthetic stand-ins" not in table2
+    assert "0.8500 ± 0.0707 (2)" in table2 and "0.5000 ± – (1)" in table2 and "(3)" not in table2
+    assert "| galaxy_mnist_224 | paper | GalaxyMNIST | stratified" in section(board, "## Data")

@@ -6,9 +6,19 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
+import sklearn.metrics as skm
+import torch
+from test_metrics import brute_force_map
 
+from bench.api.data import DataOptions
 from bench.api.spec import RunSpec
+from bench.api.task import ModelOutputs
+from bench.data import galaxy_mnist
+from bench.run import runner as runner_module
+from bench.run.artifacts import load_artifacts
 from bench.run.runner import Runner, RunSettings
 from bench.run.store import ResultStore
 
@@ -89,3 +99,59 @@ def test_sigkill_mid_grid_then_rerun_finishes_without_redoing(tmp_path: Path) ->
     assert len(final) == 6
     assert all(final[p] == content for p, content in first.items())  # finished cells were not redone
     assert all(json.loads(c)["status"] == "ok" for c in final.values())
+
+
+def write_galaxy_mnist_224(folder: Path, copies: dict[int, int]) -> np.ndarray:
+    """Small 224 px GalaxyMNIST files (60 train, 40 test images of random 8 x 8 colour blocks, labels 0-3),
+    test image t a copy of train image ``copies[t]``; returns the test labels."""
+    blocks = np.random.default_rng(0).integers(0, 256, (100, 8, 8, 3), dtype=np.uint8)
+    images = np.repeat(np.repeat(blocks, 28, axis=1), 28, axis=2)
+    train, test = images[:60], images[60:].copy()
+    for copy, original in copies.items():
+        test[copy] = train[original]
+    folder.mkdir(parents=True)
+    labels = {galaxy_mnist.TRAIN_FILE: np.arange(60) % 4, galaxy_mnist.TEST_FILE: np.arange(40) % 4}
+    for name, part in ((galaxy_mnist.TRAIN_FILE, train), (galaxy_mnist.TEST_FILE, test)):
+        with h5py.File(folder / name, "w") as file:
+            file["images"], file["labels"] = part, labels[name]
+    return labels[galaxy_mnist.TEST_FILE]
+
+
+@pytest.mark.slow
+def test_a_run_records_each_task_on_the_test_images_that_duplicate_no_training_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "data"
+    labels = write_galaxy_mnist_224(data_dir / "galaxy_mnist_224", copies={2: 0, 7: 5, 11: 9})
+    computed: list[ModelOutputs] = []
+
+    def spy(*args: object) -> ModelOutputs:
+        computed.append(real(*args))  # type: ignore[arg-type]
+        return computed[-1]
+
+    real = runner_module.compute_outputs
+    monkeypatch.setattr(runner_module, "compute_outputs", spy)
+    run = RunSpec("resnet18", "galaxy_mnist_224", overrides=FAST)
+    settings = RunSettings(results=tmp_path / "results", data=DataOptions(data_dir=str(data_dir)))
+    [record] = Runner(settings).run([run])
+    assert record.status == "ok", record.error
+    [outputs] = computed  # one forward pass serves the whole test set and its subset
+    kept = np.setdiff1d(np.arange(40), [2, 7, 11])
+    assert outputs.scores is not None and outputs.embeddings is not None
+    predicted = outputs.scores.argmax(dim=1).numpy()[kept]
+    subset = record.subset_metrics["no_train_duplicates"]
+    assert subset["classify"]["accuracy"] == pytest.approx(skm.accuracy_score(labels[kept], predicted), abs=1e-12)
+    assert subset["classify"]["macro_f1"] == pytest.approx(
+        skm.f1_score(labels[kept], predicted, average="macro", labels=range(4), zero_division=0), abs=1e-12)
+    assert subset["classify"]["confusion_matrix"] == skm.confusion_matrix(
+        labels[kept], predicted, labels=range(4)).tolist()
+    reference = brute_force_map(outputs.embeddings[kept], torch.as_tensor(labels[kept]), [5, None])
+    assert subset["retrieve"]["map@5"] == pytest.approx(reference["map@5"], abs=1e-6)
+    assert subset["retrieve"]["map"] == pytest.approx(reference["map"], abs=1e-6)
+    assert subset["retrieve"]["map"] != record.metrics["retrieve"]["map"]  # the subset's, not the whole set's
+    assert list(record.subset_metrics) == ["no_train_duplicates"]
+    assert record.data is not None and record.data.test == 40 and record.data.image_size == 224
+    assert "(60/40, 224 px)" in record.data.protocol and "3 of its images duplicate" in record.data.protocol
+    path = ResultStore(settings.results).path_for(run)
+    assert len(load_artifacts(path.with_suffix(".npz")).labels) == 40  # the artifacts keep the whole test set
+    assert json.loads(path.read_text())["subset_metrics"] == record.to_dict()["subset_metrics"]

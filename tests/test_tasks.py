@@ -7,11 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, f1_score
+from test_metrics import brute_force_map
 
 from bench.api import registry
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.task import ModelOutputs
-from bench.eval.outputs import compute_outputs
+from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets
 
 NUM_CLASSES, N = 4, 40
 
@@ -85,3 +86,20 @@ def test_retrieve_matches_sklearn_and_brute_force(test_set: GalaxyData) -> None:
 def test_a_task_without_its_outputs_says_which_are_missing(test_set: GalaxyData) -> None:
     with pytest.raises(ValueError, match="no embeddings"):
         registry.task("retrieve").evaluate(ModelOutputs(scores=torch.zeros(N, NUM_CLASSES)), test_set.labels)
+
+
+def test_subset_metrics_come_from_the_subsets_rows_of_the_same_outputs(test_set: GalaxyData) -> None:
+    method = RecordingMethod()
+    outputs = compute_outputs(method, test_set, ["classify", "retrieve"])  # type: ignore[arg-type]
+    rows = np.array([31, 2, 5, 17, 8, 0, 22, 39, 11, 26, 14, 35])  # any order
+    found = evaluate_subsets(outputs, test_set.labels, ["classify", "retrieve"], {"some": rows, "all": np.arange(N)})
+    assert method.calls == ["embed", "predict"]  # no second pass
+    assert found["all"] == evaluate(outputs, test_set.labels, ["classify", "retrieve"])
+    labels, predicted = test_set.labels[rows], method.scores.argmax(dim=1).numpy()[rows]
+    assert found["some"]["classify"]["accuracy"] == pytest.approx(accuracy_score(labels, predicted))
+    assert found["some"]["classify"]["macro_f1"] == pytest.approx(
+        f1_score(labels, predicted, average="macro", labels=range(NUM_CLASSES), zero_division=0))
+    reference = brute_force_map(method.embeddings[rows], torch.as_tensor(labels), [5, None])
+    assert found["some"]["retrieve"]["map@5"] == pytest.approx(reference["map@5"])
+    assert found["some"]["retrieve"]["map"] == pytest.approx(reference["map"])
+    assert evaluate_subsets(outputs, test_set.labels, ["classify"], {}) == {}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -78,12 +78,18 @@ class GalaxyData:
 
 @dataclass(frozen=True)
 class DatasetSplits:
-    """A dataset's fixed train / val / test split."""
+    """A dataset's fixed train / val / test split.
+
+    ``test_subsets`` names subsets of the test split (indices into ``test``) on which every run also
+    reports its metrics, from the same model outputs: e.g. the official test images that duplicate no
+    training image.
+    """
 
     train: GalaxyData
     val: GalaxyData
     test: GalaxyData
     protocol: str  # how the split was made, shown in reports
+    test_subsets: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -126,7 +132,10 @@ class DatasetInfo:
     ``class_names`` are the dataset's classes when they are fixed, so that commands needing only them
     (``bench symbols``) run without the data. ``sizes``, when given, tells the split sizes without
     reading any file (time estimates of a dry run use it on machines that lack the data), before any
-    duplicates are dropped; None when they are only known by loading.
+    duplicates are dropped; None when they are only known by loading. ``synthetic`` sets are rendered, not
+    real galaxies: reports show them as stand-ins, and they take ``name:N`` (N images per class).
+    ``versions`` are the same galaxies in other forms (e.g. at another resolution), each a dataset of its
+    own name that the entry point of this one registers too.
     """
 
     name: str
@@ -135,3 +144,5 @@ class DatasetInfo:
     fetchable: bool = False
     sizes: Callable[[DataOptions], SplitSizes] | None = None
     class_names: tuple[str, ...] | None = None  # when fixed; None when only the data tells (folder)
+    synthetic: bool = False
+    versions: tuple[DatasetInfo, ...] = ()

@@ -5,7 +5,7 @@ packages can add their own. A package adds one with, in its pyproject.toml::
     my-method = "my_package.cards:MY_METHOD"     # a MethodCard (lazy), or the Method class itself
 
     [project.entry-points."bench.datasets"]
-    my-data = "my_package.data:DATASET"          # a DatasetInfo
+    my-data = "my_package.data:DATASET"          # a DatasetInfo (with its versions, if it has any)
 
     [project.entry-points."bench.tasks"]
     my-task = "my_package.tasks:TASK"            # a Task
@@ -134,27 +134,40 @@ def create_method(name: str) -> Method:
 # Datasets
 
 
-def dataset_names() -> list[str]:
-    return sorted(_entry_points(DATASET_GROUP))
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    base = name.split(":", 1)[0]
-    _, info = _load(DATASET_GROUP, "dataset", base)
+def _dataset_point(name: str) -> DatasetInfo:
+    _, info = _load(DATASET_GROUP, "dataset", name)
     if not isinstance(info, DatasetInfo):
-        raise BenchError(f"entry point {base!r} is not a DatasetInfo", "point it at a bench.api.data.DatasetInfo")
+        raise BenchError(f"entry point {name!r} is not a DatasetInfo", "point it at a bench.api.data.DatasetInfo")
     return info
 
 
-SYNTHETIC_DATASETS = ("demo", "demo_mnist")  # take ``:N``, the number of images per class
+def _datasets() -> dict[str, DatasetInfo]:
+    """Every registered dataset by name: each entry point's, and its versions (DatasetInfo.versions)."""
+    infos = (_dataset_point(name) for name in sorted(_entry_points(DATASET_GROUP)))
+    return {version.name: version for info in infos for version in (info, *info.versions)}
+
+
+def dataset_names() -> list[str]:
+    return sorted(_datasets())
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Dataset ``name`` (``demo:N`` counts as ``demo``): an entry point's, or one of the versions it registers."""
+    base = name.split(":", 1)[0]
+    if base in _entry_points(DATASET_GROUP):
+        return _dataset_point(base)
+    datasets = _datasets()
+    if base not in datasets:
+        raise _unknown("dataset", base, sorted(datasets))
+    return datasets[base]
 
 
 def dataset_options(name: str, options: DataOptions) -> DataOptions:
-    """``options`` for dataset ``name``: ``demo:N`` / ``demo_mnist:N`` set N images per class."""
+    """``options`` for dataset ``name``: ``demo:N`` / ``demo_mnist:N`` (any synthetic set) set N images per class."""
     base, _, argument = name.partition(":")
     if not argument:
         return options
-    if base not in SYNTHETIC_DATASETS or not argument.isdigit() or int(argument) < 3:
+    if not dataset_info(base).synthetic or not argument.isdigit() or int(argument) < 3:
         raise BenchError(
             f"dataset {name!r} takes no such argument",
             "only the synthetic sets take one: demo:N or demo_mnist:N with N >= 3",

@@ -28,6 +28,11 @@ class ModelOutputs:
     def predicted(self) -> torch.Tensor | None:
         return None if self.scores is None else self.scores.argmax(dim=1)
 
+    def rows(self, indices: np.ndarray) -> ModelOutputs:
+        """The outputs of test images ``indices`` only (a test subset's), sliced from these."""
+        embeddings, scores = (None if value is None else value[indices] for value in (self.embeddings, self.scores))
+        return ModelOutputs(embeddings=embeddings, scores=scores)
+
     def require(self, name: str) -> torch.Tensor:
         """The named output; a missing one is a bug in the caller, not user input."""
         value = getattr(self, name)

@@ -15,7 +15,7 @@ from bench.io.progress import console
 
 
 def data_fetch(
-    name: Annotated[str, typer.Argument(help="galaxy10_decals or galaxy_mnist.")],
+    name: Annotated[str, typer.Argument(help="galaxy10_decals, galaxy_mnist or galaxy_mnist_224.")],
     data_dir: Annotated[Optional[Path], typer.Option(envvar="BENCH_DATA_DIR", help="Where to put the files.")] = None,
 ) -> None:
     """Download a dataset's files (needs internet), verifying their checksums."""

@@ -495,4 +495,5 @@ DATASET = DatasetInfo(
     load,
     sizes=lambda options: split_sizes(len(CLASS_NAMES), options.demo_images_per_class or IMAGES_PER_CLASS),
     class_names=CLASS_NAMES,
+    synthetic=True,
 )

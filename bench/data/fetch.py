@@ -37,9 +37,29 @@ class RemoteFile:
     algorithm: str  # a hashlib name: "md5" or "sha256"
     checksum: str | None  # None: no published checksum, so fetch refuses
     checksum_source: str  # where the checksum was published
+    folder: str = ""  # the subfolder of the data folder it goes into ('': the data folder itself)
 
 
 _GALAXY_MNIST_SOURCE = "mwalmsley/galaxy_mnist, galaxy_mnist.py, GalaxyMNIST.resources"
+_GALAXY_MNIST_224_SOURCE = "mwalmsley/galaxy_mnist, galaxy_mnist.py, GalaxyMNISTHighrez.resources"
+
+
+def _galaxy_mnist_files(
+    resolution: galaxy_mnist.Resolution, train: tuple[str, str], test: tuple[str, str], source: str
+) -> tuple[RemoteFile, ...]:
+    """The two gzipped GalaxyMNIST files of ``resolution``, from their Dropbox folder and md5 (``train``, ``test``)."""
+    return tuple(
+        RemoteFile(
+            url=f"https://dl.dropboxusercontent.com/s/{folder}/{name}.gz",
+            file_name=f"{name}.gz",
+            algorithm="md5",
+            checksum=md5,
+            checksum_source=source,
+            folder=resolution.subfolder,
+        )
+        for name, (folder, md5) in ((galaxy_mnist.TRAIN_FILE, train), (galaxy_mnist.TEST_FILE, test))
+    )
+
 
 SOURCES: dict[str, tuple[RemoteFile, ...]] = {
     galaxy10.NAME: (
@@ -51,21 +71,17 @@ SOURCES: dict[str, tuple[RemoteFile, ...]] = {
             checksum_source="astroNN docs (galaxy10.rst) and astroNN.datasets.galaxy10",
         ),
     ),
-    galaxy_mnist.NAME: (
-        RemoteFile(
-            url=f"https://dl.dropboxusercontent.com/s/5a14de0o7slyif9/{galaxy_mnist.TRAIN_FILE}.gz",
-            file_name=f"{galaxy_mnist.TRAIN_FILE}.gz",
-            algorithm="md5",
-            checksum="e408ae294e9b975482dc1abffeb373a6",
-            checksum_source=_GALAXY_MNIST_SOURCE,
-        ),
-        RemoteFile(
-            url=f"https://dl.dropboxusercontent.com/s/5rza12nn24cwd2k/{galaxy_mnist.TEST_FILE}.gz",
-            file_name=f"{galaxy_mnist.TEST_FILE}.gz",
-            algorithm="md5",
-            checksum="7a940e4cea64a8b7cb60339098f74490",
-            checksum_source=_GALAXY_MNIST_SOURCE,
-        ),
+    galaxy_mnist.NAME: _galaxy_mnist_files(
+        galaxy_mnist.LOW_RES,
+        train=("5a14de0o7slyif9", "e408ae294e9b975482dc1abffeb373a6"),
+        test=("5rza12nn24cwd2k", "7a940e4cea64a8b7cb60339098f74490"),
+        source=_GALAXY_MNIST_SOURCE,
+    ),
+    galaxy_mnist.HIGH_RES.name: _galaxy_mnist_files(
+        galaxy_mnist.HIGH_RES,
+        train=("xenuo0ekgyi10ru", "3391dcddac14d5b4055db73fb600ae63"),
+        test=("lczri4sb4bbcgyh", "fb272c4e94000b4d99a09d638977b0b9"),
+        source=_GALAXY_MNIST_224_SOURCE,
     ),
 }
 
@@ -123,7 +139,8 @@ def _download(remote: RemoteFile, destination: Path, progress: Progress) -> None
 
 
 def fetch(dataset_name: str, data_dir: Path) -> list[Path]:
-    """Download ``dataset_name``'s files into ``data_dir`` (files already there and intact are kept)."""
+    """Download ``dataset_name``'s files into ``data_dir`` (or the subfolder of it where its loader looks);
+    files already there and intact are kept."""
     key = dataset_name.lower().replace("-", "_")
     if key not in SOURCES:
         raise BenchError(
@@ -135,7 +152,7 @@ def fetch(dataset_name: str, data_dir: Path) -> list[Path]:
         if remote.checksum is None:
             raise BenchError(
                 f"no published checksum for {remote.url}, so a download cannot be verified",
-                _by_hand(remote, data_dir / remote.file_name),
+                _by_hand(remote, data_dir / remote.folder / remote.file_name),
             )
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -149,7 +166,8 @@ def fetch(dataset_name: str, data_dir: Path) -> list[Path]:
     paths = []
     with progress:
         for remote in SOURCES[key]:
-            destination = data_dir / remote.file_name
+            destination = data_dir / remote.folder / remote.file_name
+            destination.parent.mkdir(parents=True, exist_ok=True)
             if not (destination.is_file() and _file_digest(destination, remote.algorithm) == remote.checksum):
                 _download(remote, destination, progress)
             paths.append(destination)

@@ -14,6 +14,7 @@ from bench.data.duplicates.find import Duplicates
 from bench.data.duplicates.pool import pooled
 
 TRAIN, VAL, TEST = 0, 1, 2
+NO_TRAIN_DUPLICATES = "no_train_duplicates"  # the test subset of an official test file that duplicates no train image
 
 
 def _per_class_permutations(labels: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -99,33 +100,41 @@ def split_dataset(
 def split_official_test(
     train_file: GalaxyData, test_file: GalaxyData, val_fraction: float, seed: int, files: Sequence[Path] = ()
 ) -> DatasetSplits:
-    """A dataset's official test file as the test split, less the images that duplicate a train-file image;
-    val is a stratified ``val_fraction`` of the train file, each duplicate group kept within train or val.
+    """A dataset's official test file, whole, as the test split; val is a stratified ``val_fraction`` of the
+    train file, each duplicate group kept within train or val.
 
+    The test images that duplicate no train-file image are the test subset ``no_train_duplicates`` (runs
+    report their metrics on it too); without duplicate groups
+    (:func:`bench.data.duplicates.cache.ignoring_duplicates`) there is none.
     ``files`` are the train and test files: the duplicate groups are cached under them.
     """
     duplicates = split_duplicates(pooled([train_file, test_file], train_file.name), files)
-    count = len(train_file)
+    count, name = len(train_file), train_file.name
     parts = np.full(count, TRAIN)
     parts[nested_fraction(train_file.labels, val_fraction, seed)] = VAL
-    kept = np.arange(len(test_file))
+    side = train_file.read(np.arange(1)).shape[1]
+    protocol = (
+        f"official train/test files ({count}/{len(test_file)}, {side} px); val: stratified {val_fraction:.0%} "
+        f"of the train file, split seed {seed}"
+    )
+    subsets = {}
     if duplicates is not None:  # a group's first member is in the train file if any member is
         parts = keep_groups_together(parts, duplicates.groups[:count])
         kept = np.flatnonzero(duplicates.groups[count:] >= count)
-    if len(kept) == 0:
-        raise BenchError(
-            f"every one of the {len(test_file)} test images of {train_file.name} duplicates a train-file image",
-            "check that the train and test files are not the same data",
+        if len(kept) == 0:
+            raise BenchError(
+                f"every one of the {len(test_file)} test images of {name} duplicates a train-file image",
+                "check that the train and test files are not the same data",
+            )
+        subsets[NO_TRAIN_DUPLICATES] = kept
+        protocol += _duplicates_note(duplicates, "with their train-file members kept within train or val") + (
+            f"; test: the whole official file, {len(test_file) - len(kept)} of its images duplicate train-file "
+            f"images, metrics also recorded on the other {len(kept)} (test subset {NO_TRAIN_DUPLICATES})"
         )
-    dropped = f", {len(test_file) - len(kept)} test images that duplicate train-file images dropped"
-    protocol = (
-        f"official train/test files ({count}/{len(test_file)}); val: stratified {val_fraction:.0%} of the "
-        f"train file, split seed {seed}"
-    ) + _duplicates_note(duplicates, "kept within one part" + dropped)
-    name = train_file.name
     return DatasetSplits(
         train_file.subset(np.flatnonzero(parts == TRAIN), f"{name}/train"),
         train_file.subset(np.flatnonzero(parts == VAL), f"{name}/val"),
-        test_file.subset(kept, f"{name}/test"),
+        test_file.subset(np.arange(len(test_file)), f"{name}/test"),
         protocol,
+        subsets,
     )

@@ -1,9 +1,11 @@
-"""A fine-tuned method's outputs on the test split, computed once and shared by every task."""
+"""A fine-tuned method's outputs on the test split, computed once and shared by every task and test subset."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+import numpy as np
 import torch
 
 from bench.api import registry
@@ -23,3 +25,17 @@ def compute_outputs(
         embeddings=method.embed(test).to(device) if "embeddings" in needs else None,
         scores=method.predict(test) if "scores" in needs else None,
     )
+
+
+def evaluate(outputs: ModelOutputs, labels: np.ndarray, tasks: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each of ``tasks``' metrics of ``outputs`` (row i for test image i) against the test ``labels``."""
+    return {task: registry.task(task).evaluate(outputs, labels) for task in tasks}
+
+
+def evaluate_subsets(
+    outputs: ModelOutputs, labels: np.ndarray, tasks: Iterable[str], subsets: Mapping[str, np.ndarray]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """:func:`evaluate` on each named subset of the test split (indices into it), on the subset's rows of
+    ``outputs``: the same model outputs, no second pass. Retrieval ranks within the subset."""
+    tasks = tuple(tasks)
+    return {name: evaluate(outputs.rows(rows), labels[rows], tasks) for name, rows in subsets.items()}

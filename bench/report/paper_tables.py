@@ -20,20 +20,29 @@ from bench.run.frame import settings_label, used_init
 from bench.run.record import RunRecord
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Source:
     """Where our numbers in a paper table come from: a profile, and the datasets that stand for the paper's."""
 
     profile: str
-    stand_in: bool  # the profile's synthetic look-alikes (Profile.stand_ins), not the paper's datasets
-    size: str | None  # the N of ``demo:N`` ('' for none); None: the size of the profile's own stand-in
+    stand_in: bool  # synthetic look-alikes (DatasetInfo.synthetic), not the paper's data
+    # The N of ``demo:N`` ('' for none; for real data: the paper's dataset itself); None: the profile's
+    # own dataset for each paper dataset (Profile.stand_ins: a synthetic look-alike, or another version).
+    size: str | None
+
+    def __lt__(self, other: Source) -> bool:
+        """Sources sort by profile, real data first, the profile's own datasets first, then by size."""
+        def key(source: Source) -> tuple[str, bool, bool, str]:
+            return source.profile, source.stand_in, source.size is not None, source.size or ""
+
+        return key(self) < key(other)
 
     def dataset_for(self, paper_dataset: str) -> str:
-        if not self.stand_in:
-            return paper_dataset
         name = PROFILES[self.profile].dataset_for(paper_dataset)
         if self.size is None:
             return name
+        if not self.stand_in:
+            return paper_dataset
         base = name.partition(":")[0]
         return f"{base}:{self.size}" if self.size else base
 
@@ -47,7 +56,7 @@ def locate(profile: str, dataset: str, paper_datasets: Iterable[str]) -> tuple[S
         return None
     base, _, size = dataset.partition(":")
     own_stand_in = dataset == PROFILES[profile].dataset_for(paper)
-    return Source(profile, base != paper, None if own_stand_in else size), paper
+    return Source(profile, registry.dataset_info(base).synthetic, None if own_stand_in else size), paper
 
 
 @dataclass(frozen=True)

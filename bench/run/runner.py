@@ -19,13 +19,13 @@ from pydantic import ValidationError
 
 from bench.api import registry
 from bench.api.capabilities import SavesModel
-from bench.api.data import DataOptions, DatasetSplits
+from bench.api.data import DataOptions, DatasetSplits, GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, Method
 from bench.api.profiles import get_profile
 from bench.api.spec import RunSpec
 from bench.data.splits import nested_fraction
-from bench.eval.outputs import compute_outputs
+from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets
 from bench.io.progress import console, progress_bar
 from bench.run import claims, provenance
 from bench.run.artifacts import from_outputs, save_artifacts
@@ -192,14 +192,17 @@ class Runner:
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
         outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device)
-        metrics = {task: registry.task(task).evaluate(outputs, splits.test.labels) for task in spec.tasks}
+        labels = splits.test.labels
+        metrics = evaluate(outputs, labels, spec.tasks)
+        subset_metrics = evaluate_subsets(outputs, labels, spec.tasks, splits.test_subsets)
         artifacts = save_artifacts(
-            self.store.path_for(spec).with_suffix(".npz"), from_outputs(outputs, splits.test.labels)
+            self.store.path_for(spec).with_suffix(".npz"), from_outputs(outputs, labels)
         )
         saved = self._save_model(method, spec)
         return {
             "model_path": saved,
             "metrics": metrics,
+            "subset_metrics": subset_metrics,
             "artifacts": artifacts.name,  # relative to the record's folder
             "weights": weights,
             "config": cfg.to_dict(),
@@ -212,8 +215,14 @@ class Runner:
                 val=len(splits.val),
                 test=len(splits.test),
                 class_names=list(splits.class_names),
+                image_size=image_side(splits.test),
             ),
         }
+
+
+def image_side(data: GalaxyData) -> int:
+    """The side in pixels of ``data``'s images (its first image's height: every set's images are square)."""
+    return int(data.read(np.arange(1)).shape[1])
 
 
 def _failure(error: BaseException) -> dict[str, Any]:
