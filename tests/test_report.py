@@ -202,3 +202,13 @@ def test_galaxy_mnist_at_224_px_is_the_papers_galaxy_mnist_and_real_data() -> No
     assert "Synthetic stand-ins" not in table2
     assert "0.8500 ± 0.0707 (2)" in table2 and "0.5000 ± – (1)" in table2 and "(3)" not in table2
     assert "| galaxy_mnist_224 | paper | GalaxyMNIST | stratified" in section(board, "## Data")
+
+
+def test_metrics_on_the_duplicate_free_test_subset_have_their_own_section() -> None:
+    run = record("resnet18", 0, 0.7, dataset="galaxy_mnist_224", profile="paper", init="pretrained")
+    run = run.model_copy(update={"subset_metrics": {"no_train_duplicates": {"classify": {"accuracy": 0.65}}}})
+    board = leaderboard_markdown([run])
+    subset = section(board, "## Test images that duplicate no training image")
+    assert "| resnet18 | default | full | pretrained | paper | 0.6500 ± – (1) |" in subset
+    assert "0.7000" not in subset  # the whole test set's number stays in Table 2
+    assert "## Test images that duplicate no training image" not in leaderboard_markdown([record("a", 0, 0.5)])

@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.api import registry
 from bench.api.data import DataOptions
+from bench.data.splits import NO_TRAIN_DUPLICATES
 from bench.io.progress import console
 from bench.report.paper_tables import (
     Measured,
@@ -78,6 +79,24 @@ def other_runs(summary: pd.DataFrame, measured: list[Measured], shown: set[tuple
             "adaptations or hand-set settings), as mean ± sample std (n seeds).", *lines]
 
 
+def subset_section(ok: list[RunRecord]) -> list[str]:
+    """The same models' metrics on the official test images that duplicate no training image, for the
+    datasets whose official test set is evaluated whole (GalaxyMNIST)."""
+    frame = records_frame(ok, subset=NO_TRAIN_DUPLICATES)
+    if frame.empty:
+        return []
+    summary = summarise(frame)
+    lines = ["", "## Test images that duplicate no training image", "",
+             "The paper tables score the official test set whole, as the paper did. The same models (no second "
+             "training, no second forward pass) scored on the official test images that duplicate no training "
+             "image (the run's split protocol, under Data, says how many were left out):"]
+    for dataset in sorted(summary.dataset.unique()):
+        for task in registry.tasks():
+            if table := task_table(summary, task.name, dataset):
+                lines += ["", f"### {task.title}: {dataset}", "", table]
+    return lines
+
+
 def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequence[str]] | None = None) -> str:
     """The whole leaderboard page for ``records``; ``figures`` maps a figure kind to image links relative
     to the page."""
@@ -116,6 +135,7 @@ def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequenc
         lines += figure_links(figures, key)
     if embeddings := figure_links(figures, "embeddings"):
         lines += ["", "## Embeddings (Figures 4 and 5)", *embeddings]
+    lines += subset_section(ok)
     if summary is not None:
         lines += other_runs(summary, measured, shown)
     if others := figure_links(figures, "other"):

@@ -31,10 +31,11 @@ def predicts_one_class(record: RunRecord) -> bool:
     return sum(count > 0 for count in predicted) <= 1
 
 
-def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
+def records_frame(records: Iterable[RunRecord], subset: str | None = None) -> pd.DataFrame:
     """Long table: one row per (run, task, scalar metric) of successful runs, with the spec columns
     (``init`` is what ran, not what was asked), the run id, the settings label and whether the run's
-    classifier collapsed (see predicts_one_class; classification rows only)."""
+    classifier collapsed (see predicts_one_class; classification rows only). With ``subset``, the
+    metrics on that named subset of the test split (RunRecord.subset_metrics) of the runs that have it."""
     rows = []
     for record in records:
         if record.status != "ok":
@@ -42,7 +43,8 @@ def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
         spec = record.spec.to_dict()
         started = used_init(record)
         collapsed = predicts_one_class(record)
-        for task, values in record.metrics.items():
+        metrics = record.metrics if subset is None else record.subset_metrics.get(subset, {})
+        for task, values in metrics.items():
             for metric, value in values.items():
                 if isinstance(value, int | float):  # not a confusion matrix
                     rows.append({"run_id": record.run_id, **spec, "init": started,
