@@ -139,10 +139,19 @@ class TimmHubBaseline(TimmBaseline):
         kwargs = self.model_kwargs(image_size)
         if weights.init != "pretrained":
             return timm.create_model(self.architecture, pretrained=False, num_classes=0, **kwargs)
-        built = json.loads((Path(str(weights.path)) / "config.json").read_text()).get("architecture")
+        fix = f"point --weights {self.name}= / BENCH_WEIGHTS_DIR at the files of {self.paper_model}"
+        config = Path(str(weights.path)) / "config.json"
+        try:
+            built = json.loads(config.read_text()).get("architecture")
+        except (OSError, ValueError, AttributeError) as error:
+            raise BenchError(f"{self.name}: {config} is not a timm config ({error})", fix) from error
         if built != self.architecture:
+            raise BenchError(f"{self.name}: the config.json in {weights.path} builds {built}, not {self.architecture}",
+                             fix)
+        try:
+            return timm.create_model(f"local-dir:{weights.path}", pretrained=True, num_classes=0, **kwargs)
+        except Exception as error:  # torch, safetensors and timm raise many types for unreadable or mismatched weights
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise BenchError(
-                f"{self.name}: the config.json in {weights.path} builds {built}, not {self.architecture}",
-                f"point --weights {self.name}= / BENCH_WEIGHTS_DIR at the files of {self.paper_model}",
-            )
-        return timm.create_model(f"local-dir:{weights.path}", pretrained=True, num_classes=0, **kwargs)
+                f"{self.name}: the weights in {weights.path} cannot be loaded ({type(error).__name__}: {reason})", fix
+            ) from error

@@ -15,13 +15,15 @@ mean/std) beside ``pytorch_model.bin``:
   builds ``maxvit_rmlp_base_rw_224`` (MaxViT-Base, relative-position MLP), mean/std 0.5, and
   768 features from its pre-logits MLP head.
 
-We load them through timm rather than the zoobot package. zoobot 2.9.0 builds its encoder as
-``timm.create_model("hf_hub:...", num_classes=0, pretrained=True)`` inside Lightning modules
-(``FinetuneableZoobotClassifier``, ``ZoobotEncoder.load_from_name``) that bring their own
-training loop and always fetch from the Hub cache; timm's ``local-dir:`` source reads the same
-config and weights from the folder bench/train/weights.py resolved (explicit path, weights dir, cache
-or download), and the shared bench loop trains it with Zoobot's own fine-tuning defaults
-(baselines/protocol.py). zoobot itself is never imported (it takes 10-15 s).
+We load them through timm rather than the zoobot package. zoobot 2.9.0 builds its encoder from a
+name as ``timm.create_model("hf_hub:...", num_classes=0, pretrained=True)``, which always goes to the
+Hub cache; timm's ``local-dir:`` source reads the same config and weights from the folder
+bench/train/weights.py resolved (explicit path, weights dir, cache or download).
+
+Training. ``--adapt full`` (the default) trains the encoder in the shared bench loop with Zoobot's own
+optimiser defaults (baselines/protocol.py); ``--adapt linear`` fits a head on its frozen features.
+``--adapt zoobot`` hands the encoder to zoobot's own ``FinetuneableZoobotClassifier`` (``encoder=``)
+and trainer: baselines/zoobot_recipe.py, imported only then (zoobot takes 10-15 s to import).
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ from baselines.protocol import (
     ZOOBOT_LR,
     ZOOBOT_WEIGHT_DECAY,
     profile_config,
+    zoobot_recipe_config,
 )
 from baselines.timm_backbone import TimmHubBaseline
-from bench.api.method import FinetuneConfig, implements
+from bench.api.data import GalaxyData
+from bench.api.method import FinetuneConfig, FitReport, implements
 from bench.api.profiles import Profile
 
 LEAKAGE_NOTE = (
@@ -64,6 +68,17 @@ class _Zoobot(TimmHubBaseline):
             layer_decay=ZOOBOT_LAYER_DECAY,
             head_dropout=ZOOBOT_HEAD_DROPOUT,
         )
+
+    def zoobot_config(self, profile: Profile) -> FinetuneConfig:
+        """``--adapt zoobot``: the settings of zoobot's own recipe (the TrainsZoobotRecipe capability)."""
+        return zoobot_recipe_config(profile)
+
+    def finetune(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> FitReport:
+        if cfg.adapt != "zoobot":
+            return super().finetune(train, val, cfg)
+        from baselines.zoobot_recipe import finetune_with_zoobot
+
+        return finetune_with_zoobot(self.model, train, val, cfg, self.prep, self.device, description=self.name)
 
 
 @implements(cards.ZOOBOT_CONVNEXT)

@@ -9,6 +9,8 @@ capability and the registered methods that have it.
 - ``SavesModel``: a fine-tuned model goes to one file and comes back without ``build``;
   `bench run --save-models` saves it beside the run's record.
 - ``EmbedsText``: text queries embed into the space of its image embeddings; `bench search`.
+- ``TrainsZoobotRecipe``: ``--adapt zoobot`` trains it with zoobot's own fine-tuning code and trainer,
+  under the FinetuneConfig its ``zoobot_config`` states (bench/run/runner.py records that config).
 
 A plugin's own CLI commands are not a capability of a method: a package adds them through the
 ``bench.commands`` entry-point group (``register(app: typer.Typer) -> None``, see
@@ -22,7 +24,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
-from bench.api.method import Method
+from bench.api.method import FinetuneConfig, Method
+from bench.api.profiles import Profile
 
 if TYPE_CHECKING:
     import torch
@@ -53,6 +56,15 @@ class EmbedsText(Protocol):
 
     def embed_text(self, texts: list[str]) -> torch.Tensor:
         """(len(texts), D) float32 L2-normalised text embeddings, on the CPU."""
+        ...
+
+
+@runtime_checkable
+class TrainsZoobotRecipe(Protocol):
+    """Fine-tunes through zoobot's ``FinetuneableZoobotClassifier`` and trainer when ``cfg.adapt`` is "zoobot"."""
+
+    def zoobot_config(self, profile: Profile) -> FinetuneConfig:
+        """The settings zoobot's recipe trains with under ``profile``, as the run records them."""
         ...
 
 

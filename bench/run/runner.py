@@ -18,7 +18,7 @@ import torch
 from pydantic import ValidationError
 
 from bench.api import registry
-from bench.api.capabilities import SavesModel
+from bench.api.capabilities import SavesModel, TrainsZoobotRecipe, lacking
 from bench.api.data import DataOptions, DatasetSplits, GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, Method
@@ -54,20 +54,27 @@ def seed_everything(seed: int) -> None:
 
 
 def finetune_config(method: Method, spec: RunSpec, train_size: int) -> FinetuneConfig:
-    """The method's defaults for the profile (the frozen protocol's for ``--adapt linear``), with the
-    spec's seed, adaptation and overrides; an epoch covers at least the profile's share of the full
-    training split of ``train_size`` images."""
+    """The method's defaults for the profile, with the spec's seed, adaptation and overrides; an
+    epoch covers at least the profile's share of the full training split of ``train_size`` images.
+
+    Under ``--adapt linear`` the defaults become the frozen protocol's (bench/train/linear_probe.py);
+    under ``--adapt zoobot`` they are the method's ``zoobot_config``: zoobot's own recipe, whose epoch
+    is one pass over the training images (no floor)."""
     allowed = {f.name for f in fields(FinetuneConfig)}
     unknown = sorted(set(dict(spec.overrides)) - allowed)
     if unknown:
         raise BenchError(f"unknown training settings {unknown}", f"use FinetuneConfig fields: {sorted(allowed)}")
     profile = get_profile(spec.profile)
-    base = method.default_config(profile)
-    if spec.adapt == "linear":
-        base = frozen_config(profile, base)
-    floor = math.ceil(profile.fraction_epoch_share * train_size)
-    settings = {"min_epoch_images": floor, **dict(spec.overrides)}
-    return replace(base, seed=spec.seed, adapt=spec.adapt, **settings)
+    if spec.adapt == "zoobot":
+        if not isinstance(method, TrainsZoobotRecipe):
+            raise lacking(method, TrainsZoobotRecipe, "train with --adapt zoobot")
+        base, settings = method.zoobot_config(profile), {}
+    else:
+        base = method.default_config(profile)
+        if spec.adapt == "linear":
+            base = frozen_config(profile, base)
+        settings = {"min_epoch_images": math.ceil(profile.fraction_epoch_share * train_size)}
+    return replace(base, seed=spec.seed, adapt=spec.adapt, **{**settings, **dict(spec.overrides)})
 
 
 def describe_error(error: BaseException) -> str:

@@ -142,13 +142,16 @@ class BackboneClassifier(ABC):
             return fit_linear_probe(
                 self.model.head, self._features, train, val, cfg, self.device, description=f"{self.name} probe"
             )
+        if cfg.adapt != "full":
+            raise BenchError(f"{self.name} has no {cfg.adapt} recipe", "run it with --adapt full or --adapt linear")
         [call] = self.objectives(train, val, cfg)
         return call.run()
 
     def objectives(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> list[FitCall]:
         """Full fine-tuning's one call of the shared loop: cross-entropy on the head's logits, early
-        stopping on val macro-F1. A linear probe trains on cached features, outside the loop: none."""
-        if cfg.adapt == "linear":
+        stopping on val macro-F1. A linear probe trains on cached features, outside the loop, and a
+        library's own recipe (``--adapt zoobot``) in that library's trainer: none."""
+        if cfg.adapt != "full":
             return []
 
         def loss(images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:

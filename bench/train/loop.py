@@ -75,6 +75,11 @@ def epoch_batches(
         yield order[step * batch_size : (step + 1) * batch_size]
 
 
+def steps_per_epoch(num_images: int, cfg: FinetuneConfig) -> int:
+    """Optimiser steps per epoch: one pass over ``num_images``, or enough for ``cfg.min_epoch_images``."""
+    return max(math.ceil(num_images / cfg.batch_size), math.ceil(cfg.min_epoch_images / cfg.batch_size), 1)
+
+
 class EarlyStopping:
     """Tracks the best validation score, keeps a CPU copy of the module's state at that epoch,
     and says when ``patience`` epochs have passed without a better score. With ``patience`` None
@@ -266,9 +271,9 @@ def fit(
 ) -> FitReport:
     """Train ``objective`` on ``train`` and restore the weights of the best validation epoch; ``fast``
     is given to every ``TrainStep``."""
-    steps_per_epoch = max(math.ceil(len(train) / cfg.batch_size), math.ceil(cfg.min_epoch_images / cfg.batch_size), 1)
-    total_steps = steps_per_epoch * cfg.epochs
-    warmup_steps = max(1, round(cfg.warmup_epochs * steps_per_epoch))
+    per_epoch = steps_per_epoch(len(train), cfg)
+    total_steps = per_epoch * cfg.epochs
+    warmup_steps = max(1, round(cfg.warmup_epochs * per_epoch))
     generator = torch.Generator().manual_seed(cfg.seed)
     step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps, generator, fast)
     stopper = EarlyStopping(cfg.patience)
@@ -282,7 +287,7 @@ def fit(
             sums: dict[str, torch.Tensor] = {}
             steps = 0
             started = time.perf_counter()
-            for indices in epoch_batches(len(train), cfg.batch_size, steps_per_epoch, generator):
+            for indices in epoch_batches(len(train), cfg.batch_size, per_epoch, generator):
                 terms = step(indices)
                 for name, value in terms.items():  # summed on the device: no sync per step
                     sums[name] = sums.get(name, 0.0) + value.detach().float()
