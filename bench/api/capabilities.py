@@ -9,6 +9,8 @@ capability and the registered methods that have it.
 - ``SavesModel``: a fine-tuned model goes to one file and comes back without ``build``;
   `bench run --save-models` saves it beside the run's record.
 - ``EmbedsText``: text queries embed into the space of its image embeddings; `bench search`.
+- ``SelectsWeights``: an ``--option`` picks its pretrained weights among several published tags;
+  `bench weights` lists them.
 
 A plugin's own CLI commands are not a capability of a method: a package adds them through the
 ``bench.commands`` entry-point group (``register(app: typer.Typer) -> None``, see
@@ -23,10 +25,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import Method
+from bench.api.profiles import Profile
+from bench.api.weights import WeightsChoice
 
 if TYPE_CHECKING:
     import torch
-
 
 
 @runtime_checkable
@@ -53,6 +56,15 @@ class EmbedsText(Protocol):
 
     def embed_text(self, texts: list[str]) -> torch.Tensor:
         """(len(texts), D) float32 L2-normalised text embeddings, on the CPU."""
+        ...
+
+
+@runtime_checkable
+class SelectsWeights(Protocol):
+    """Pretrained weights chosen among several published ones by an ``--option`` (e.g. timm's tags)."""
+
+    def weights_choice(self, profile: Profile) -> WeightsChoice | None:
+        """The option and the tags it takes under ``profile``; None where the profile has no weights."""
         ...
 
 

@@ -43,6 +43,7 @@ class Metric:
     name: str  # the key in the record, e.g. "map@5"
     title: str  # how tables head it, e.g. "mAP@5"
     higher_is_better: bool = True
+    definition: str = ""  # one line saying exactly what is computed (for comparability notes)
 
 
 @dataclass(frozen=True)
