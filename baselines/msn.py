@@ -9,6 +9,7 @@ final layernorm. transformers is imported only when a model is built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -61,7 +62,7 @@ class MSNBackbone(nn.Module):
 @implements(cards.MSN)
 class MSN(BackboneClassifier):
 
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
         if profile.model_scale == "tiny":
             return None
         return WeightsSpec(

@@ -1,7 +1,10 @@
 """Supervised ImageNet-1k ResNets (He et al. 2016), as in the GalaxAlign paper's Table 1.
 
-Both load torchvision's original ImageNet-1k weights as timm republishes them (``tv_in1k``
-tags, ImageNet mean/std); the embedding is the global-average-pooled last stage (512 / 2048).
+The paper fine-tunes its baselines following Lastufka et al., whose code (fm4astro) builds both
+with torchvision's ``weights='DEFAULT'``: IMAGENET1K_V1 for ResNet-18 (timm's ``resnet18.tv_in1k``)
+and IMAGENET1K_V2 for ResNet-50 (``resnet50.tv2_in1k``, torchvision's 2021 recipe), as timm
+republishes them (ImageNet mean/std). ``--option weights_tag=tv_in1k`` gives ResNet-50 the original
+V1 weights. The embedding is the global-average-pooled last stage (512 / 2048).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class ResNet18(_ResNetBaseline):
 
 @implements(cards.RESNET50)
 class ResNet50(_ResNetBaseline):
-    paper_model = "resnet50.tv_in1k"
+    paper_model = "resnet50.tv2_in1k"
 
     def tiny_backbone(self, image_size: int) -> nn.Module:
         # Bottleneck blocks (1x1 - 3x3 - 1x1, 4x expansion) as in ResNet-50, one per stage.

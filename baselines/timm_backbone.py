@@ -4,7 +4,8 @@ Two ways timm publishes weights, one loader (``timm.create_model``) for both:
 
 - an ``arch.tag`` name (``vit_base_patch16_224.mae``): one ``model.safetensors`` in the Hub repo
   named by the tag's pretrained config; the architecture and preprocessing come from timm's
-  registry. ``TimmBaseline`` loads the resolved file with ``pretrained_cfg_overlay={"file": ...}``.
+  registry. ``TimmBaseline`` loads the resolved file with ``pretrained_cfg_overlay={"file": ...}``;
+  ``--option weights_tag=TAG`` swaps the default tag for another of the same architecture.
 - an ``hf_hub:owner/repo`` name: a Hub repo holding ``config.json`` (architecture, mean/std)
   beside the weights. ``TimmHubBaseline`` resolves the repo to a local folder and loads it with
   ``timm.create_model("local-dir:FOLDER")``, which reads that same config and weights as
@@ -14,6 +15,8 @@ Two ways timm publishes weights, one loader (``timm.create_model``) for both:
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -23,9 +26,11 @@ from torch import nn
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext
 from bench.api.profiles import Profile
-from bench.api.weights import ResolvedWeights, WeightsSpec
+from bench.api.weights import ResolvedWeights, WeightsChoice, WeightsSpec
 from bench.train.classifier import BackboneClassifier
 from bench.train.preprocess import Preprocessing
+
+WEIGHTS_TAG = "weights_tag"  # the --option that picks another timm pretrained tag
 
 
 def timm_weights_spec(method: str, model_name: str) -> WeightsSpec:
@@ -63,10 +68,11 @@ def timm_hub_weights_spec(method: str, hub_name: str) -> WeightsSpec:
     )
 
 
-class TimmBaseline(BackboneClassifier):
-    """A timm backbone (``num_classes=0`` gives its pooled features) plus a linear head."""
+class TimmBackbone(BackboneClassifier):
+    """A timm backbone (``num_classes=0`` gives its pooled features) plus a linear head; the two
+    kinds of timm name below say how the full-size model is found and built."""
 
-    paper_model: ClassVar[str]  # exact timm ``arch.tag`` of the paper's pretrained weights
+    paper_model: ClassVar[str]  # the timm name of the paper's pretrained weights
     convolutional: ClassVar[bool] = False
     sized_input: ClassVar[bool] = False  # a ViT: built for the profile's image size (position embeddings)
 
@@ -74,31 +80,21 @@ class TimmBaseline(BackboneClassifier):
         """A scaled-down model of the same family for the demo profile (random init)."""
         raise NotImplementedError
 
+    @abstractmethod
+    def full_backbone(self, ctx: BuildContext, weights: ResolvedWeights, image_size: int) -> nn.Module:
+        """The full-size model: pretrained from ``weights.path``, or randomly initialised."""
+
+    @abstractmethod
+    def reference_model(self) -> str:
+        """The timm name whose pretrained config holds the full-size model's preprocessing."""
+
     def input_size(self, profile: Profile) -> int:
         """The side of the model's input images: the profile's image size unless the model needs
         another (a ViT/14 needs a multiple of 14)."""
         return profile.image_size
 
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
-        return None if profile.model_scale == "tiny" else timm_weights_spec(self.name, self.paper_model)
-
     def model_kwargs(self, image_size: int) -> dict[str, Any]:
         return {"img_size": image_size} if self.sized_input else {}
-
-    def full_backbone(self, weights: ResolvedWeights, image_size: int) -> nn.Module:
-        """The full-size model: pretrained from ``weights.path``, or randomly initialised."""
-        overlay = {"file": weights.path} if weights.path else None
-        return timm.create_model(
-            self.paper_model,
-            pretrained=weights.init == "pretrained",
-            pretrained_cfg_overlay=overlay,
-            num_classes=0,
-            **self.model_kwargs(image_size),
-        )
-
-    def reference_model(self) -> str:
-        """The timm name whose pretrained config holds the full-size model's preprocessing."""
-        return self.paper_model
 
     def create_backbone(self, ctx: BuildContext, weights: ResolvedWeights) -> tuple[nn.Module, int, Preprocessing]:
         size = self.input_size(ctx.profile)
@@ -108,7 +104,7 @@ class TimmBaseline(BackboneClassifier):
             reference = timm.models.get_pretrained_cfg(self.reference_model())
             data_cfg = timm.data.resolve_data_config(pretrained_cfg=reference.to_dict() if reference else None)
         else:
-            model = self.full_backbone(weights, size)
+            model = self.full_backbone(ctx, weights, size)
             data_cfg = timm.data.resolve_data_config(model=model)  # the loaded weights' own config
         prep = Preprocessing(
             image_size=size,
@@ -119,8 +115,65 @@ class TimmBaseline(BackboneClassifier):
         return model, cast(int, model.num_features), prep
 
 
-class TimmHubBaseline(TimmBaseline):
-    """A timm model published as an ``hf_hub:`` repo (config.json + weights).
+class TimmBaseline(TimmBackbone):
+    """A timm ``arch.tag`` model. ``paper_model`` is the default; ``--option weights_tag=TAG`` loads
+    another of the architecture's published tags (``timm.list_pretrained("ARCH.*")``) instead."""
+
+    known_options: ClassVar[Mapping[str, str]] = {
+        WEIGHTS_TAG: "timm pretrained tag of the paper profile's weights (e.g. augreg_in1k; timm.list_pretrained)",
+    }
+
+    @property
+    def architecture(self) -> str:
+        return self.paper_model.partition(".")[0]
+
+    def weights_choice(self, profile: Profile) -> WeightsChoice | None:
+        """The SelectsWeights capability: every published tag of the architecture, the paper's first."""
+        if profile.model_scale == "tiny":
+            return None
+        default = self.paper_model.partition(".")[2]
+        others = sorted(name.partition(".")[2] for name in timm.list_pretrained(f"{self.architecture}.*"))
+        return WeightsChoice(WEIGHTS_TAG, (default, *(tag for tag in others if tag != default)))
+
+    def timm_name(self, profile: Profile, options: Mapping[str, str] | None) -> str:
+        """The ``arch.tag`` a run loads: the paper's, or the one ``--option weights_tag`` names."""
+        tag = (options or {}).get(WEIGHTS_TAG)
+        if tag is None:
+            return self.paper_model
+        choice = self.weights_choice(profile)
+        if choice is None:
+            raise BenchError(
+                f"--option {WEIGHTS_TAG} picks pretrained {self.architecture} weights; "
+                f"the {profile.name} profile's tiny model has none",
+                "drop the option, or run --profile paper",
+            )
+        if tag not in choice.tags:
+            raise BenchError(
+                f"timm has no pretrained tag {tag!r} for {self.architecture}",
+                f"pass --option {WEIGHTS_TAG}=TAG with one of: {', '.join(choice.tags)}",
+            )
+        return f"{self.architecture}.{tag}"
+
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
+        name = self.timm_name(profile, options)
+        return None if profile.model_scale == "tiny" else timm_weights_spec(self.name, name)
+
+    def full_backbone(self, ctx: BuildContext, weights: ResolvedWeights, image_size: int) -> nn.Module:
+        overlay = {"file": weights.path} if weights.path else None
+        return timm.create_model(
+            self.timm_name(ctx.profile, ctx.options),
+            pretrained=weights.init == "pretrained",
+            pretrained_cfg_overlay=overlay,
+            num_classes=0,
+            **self.model_kwargs(image_size),
+        )
+
+    def reference_model(self) -> str:
+        return self.paper_model
+
+
+class TimmHubBaseline(TimmBackbone):
+    """A timm model published as an ``hf_hub:`` repo (config.json + weights); it takes no options.
 
     ``paper_model`` is the ``hf_hub:owner/repo`` name; ``architecture`` the timm architecture the
     repo's config.json builds (checked on load, and used for random init, where there is no config).
@@ -128,14 +181,14 @@ class TimmHubBaseline(TimmBaseline):
 
     architecture: ClassVar[str]
 
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
         return None if profile.model_scale == "tiny" else timm_hub_weights_spec(self.name, self.paper_model)
 
     def reference_model(self) -> str:
         # timm's default config of the architecture: the same mean/std as the repo's config.json
         return self.architecture
 
-    def full_backbone(self, weights: ResolvedWeights, image_size: int) -> nn.Module:
+    def full_backbone(self, ctx: BuildContext, weights: ResolvedWeights, image_size: int) -> nn.Module:
         kwargs = self.model_kwargs(image_size)
         if weights.init != "pretrained":
             return timm.create_model(self.architecture, pretrained=False, num_classes=0, **kwargs)

@@ -4,6 +4,11 @@ All are built for the profile's image size (``img_size=``: timm resamples the ch
 position embeddings, e.g. DINOv2's 37 x 37 grid for 518 px down to 16 x 16 for 224 px). The
 embedding is the CLS token after the final norm (timm's ``global_pool="token"``, the default of
 all three). MSN, which timm does not publish, is in baselines/msn.py.
+
+The supervised ViT-B/16 is the one Lastufka et al. (whom the paper follows for its baselines) load
+as ``google/vit-base-patch16-224``: the original ImageNet-21k pretraining fine-tuned on ImageNet-1k,
+timm's ``vit_base_patch16_224.orig_in21k_ft_in1k`` (mean/std 0.5). ``--option weights_tag=TAG``
+loads another published tag of the architecture, e.g. ``augreg_in1k`` (AugReg, ImageNet-1k only).
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ class _ViTB16(TimmBaseline):
 
 @implements(cards.VIT16)
 class ViT16(_ViTB16):
-    paper_model = "vit_base_patch16_224.augreg_in1k"
+    paper_model = "vit_base_patch16_224.orig_in21k_ft_in1k"
 
 
 @implements(cards.MAE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -17,7 +19,7 @@ class TinyConvNet(BackboneClassifier):
     summary = "a two-layer CNN from a plugin package"
     notes = "pretrained on the test set (a caveat the leaderboard must show)"
 
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
         return None
 
     def default_config(self, profile: Profile) -> FinetuneConfig:
@@ -53,7 +55,7 @@ class NoBackbone(BackboneClassifier):
     name = "no-backbone"
     summary = "a plugin that does not say how to build its backbone"
 
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
         return None
 
     def default_config(self, profile: Profile) -> FinetuneConfig:

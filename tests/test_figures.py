@@ -15,7 +15,7 @@ from bench.api.data import DataOptions
 from bench.api.spec import RunSpec
 from bench.report.figures import FIGURE_KINDS, write_figures
 from bench.report.figures.confusion import row_normalised
-from bench.report.figures.fraction_curve import f1_by_fraction, line_labels
+from bench.report.figures.fraction_curve import f1_by_fraction, figure6_curves
 from bench.report.figures.pca_grid import grid_assignment
 from bench.report.figures.retrieval import queries, top_matches
 from bench.report.figures.select import Run, featured_run, representative_runs
@@ -197,10 +197,75 @@ def test_fig6_needs_two_fractions_and_averages_over_seeds(grid: tuple[list, Path
     assert fraction_curve.plot(full_only, DATASET, tmp_path / "f.png") is None
 
 
-def test_line_labels_name_only_the_settings_that_differ() -> None:
-    keys = [("a", "default", "full", "random", "demo", ""), ("b", "default", "linear", "random", "demo", "")]
-    assert line_labels(keys) == ["a (adapt full)", "b (adapt linear)"]
-    assert line_labels(keys[:1]) == ["a"]
+def f1_record(method: str, fraction: float, seed: int = 0, **spec_fields: Any) -> RunRecord:
+    spec = RunSpec(method, DATASET, fraction=fraction, seed=seed, **spec_fields)
+    data = RunData(protocol="p", train=2, train_full=2, val=2, test=2)
+    metrics = {"classify": {"macro_f1": 0.3 + 0.4 * fraction + 0.01 * seed}}
+    return RunRecord(run_id=spec.run_id, spec=spec, status="ok", metrics=metrics, data=data)
+
+
+def curve_records(method: str, **spec_fields: Any) -> list[RunRecord]:
+    return [f1_record(method, fraction, seed, **spec_fields) for fraction in (0.1, 1.0) for seed in (0, 1)]
+
+
+FIG6_RECORDS = [
+    *curve_records("resnet18"),
+    *curve_records("resnet18", adapt="linear"),
+    *curve_records("vit16"),
+    *curve_records("mae", adapt="linear"),  # its only adaptation, named since it is not fine-tuning
+    *curve_records("galaxalign-convnext", variant="full"),
+    # not drawn: Table 4 variants, Zoobot (not in Figure 6), one fraction only, hand-set settings
+    *curve_records("galaxalign-convnext", variant="v2"),
+    *curve_records("zoobot-convnext"),
+    f1_record("dinov2", 1.0),
+    *curve_records("resnet50", overrides=(("epochs", 1),)),
+]
+
+
+def drawn_figure(records: list[RunRecord], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    from bench.report.figures import fraction_curve
+
+    drawn: list[Any] = []
+    monkeypatch.setattr(fraction_curve, "save", lambda figure, path: drawn.append(figure) or path)
+    assert fraction_curve.plot(records, DATASET, tmp_path / "f.png") is not None
+    return drawn[0]
+
+
+def test_fig6_draws_only_its_methods_by_their_paper_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    figure = drawn_figure(FIG6_RECORDS, monkeypatch, tmp_path)
+    [legend] = figure.legends
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert labels == ["MAE · frozen", "ViT-16", "ResNet-18 · fine-tuned", "ResNet-18 · frozen", "Ours (ConvNext)"]
+    [axes] = figure.axes
+    lines = {container.get_label(): container.lines[0] for container in axes.containers}
+    assert set(lines) == set(labels)
+    colours = {label.split(" · ")[0]: line.get_color() for label, line in lines.items()}
+    assert len(set(colours.values())) == len(colours) == 4  # one colour per method, none shared
+    assert lines["ResNet-18 · fine-tuned"].get_color() == lines["ResNet-18 · frozen"].get_color()
+    styles = {label: (line.get_linestyle(), line.get_marker()) for label, line in lines.items()}
+    assert styles["ResNet-18 · fine-tuned"] == styles["ViT-16"] != styles["ResNet-18 · frozen"]
+    assert styles["ResNet-18 · frozen"] == styles["MAE · frozen"]
+    assert "random init, demo profile" in axes.get_title()
+
+
+def test_fig6_gives_every_paper_method_its_own_colour() -> None:
+    from bench.report.reference import load_reference
+
+    rows = load_reference().figure6.rows
+    records = [r for row in rows for r in curve_records(row.method, variant=row.variant)]
+    found = figure6_curves(records)
+    assert found is not None
+    _, _, curves = found
+    assert [curve.label for curve in curves] == [row.name for row in rows]
+    assert len({curve.colour for curve in curves}) == len(rows)
+
+
+def test_fig6_prefers_pretrained_paper_runs_and_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pretrained = curve_records("resnet50", init="pretrained", profile="paper")
+    figure = drawn_figure([*curve_records("resnet18"), *pretrained], monkeypatch, tmp_path)
+    [axes] = figure.axes
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["ResNet-50"]
+    assert "pretrained init, paper profile" in axes.get_title()
 
 
 def test_grid_assignment_puts_grid_points_back_in_their_cells() -> None:

@@ -328,3 +328,107 @@ def test_counting_kernel_with_skewed_scores_matches_sklearn():
     embeddings[:8] = base[labels[:8]] + 1e-4 * torch.randn(8, 32, generator=generator)
     expected, _ = sklearn_map(embeddings, labels)
     assert retrieval_map(embeddings, labels, ks=(None,), kernel="count")["map"] == pytest.approx(expected, abs=1e-12)
+
+
+# ------------------------------------------------- torchmetrics' AP@k convention ("map@k_tm")
+
+
+def torchmetrics_map(embeddings: torch.Tensor, labels: torch.Tensor, k: int, raw_scores: bool = False) -> float:
+    """torchmetrics' own RetrievalMAP(top_k=k) over every query against the others (the query left
+    out), queries without a relevant item skipped. torchmetrics orders tied scores as torch.topk
+    returns them (no fixed order) and counts items scoring <= 0 as irrelevant, so it is given, per
+    query, our ranking as scores: N - 1 down to 1 along descending score, ties by ascending index.
+    ``raw_scores``: the similarities plus 2 instead (the same order where no scores tie)."""
+    from torchmetrics.retrieval import RetrievalMAP
+
+    scores, labels_list = _scores(embeddings).astype(np.float64), labels.tolist()
+    n = len(labels_list)
+    preds: list[float] = []
+    target: list[bool] = []
+    indexes: list[int] = []
+    for q in range(n):
+        others = [j for j in range(n) if j != q]
+        ranked = sorted(others, key=lambda j: (-scores[q, j], j))
+        rank_score = {j: float(n - 1 - rank) for rank, j in enumerate(ranked)}
+        preds += [scores[q, j] + 2.0 if raw_scores else rank_score[j] for j in others]
+        target += [labels_list[j] == labels_list[q] for j in others]
+        indexes += [q] * len(others)
+    metric = RetrievalMAP(top_k=k, empty_target_action="skip")
+    return float(metric(torch.tensor(preds, dtype=torch.float64), torch.tensor(target), torch.tensor(indexes)))
+
+
+def _far_relevant() -> tuple[torch.Tensor, torch.Tensor]:
+    """Class 0's two members sit in two different clusters of six class-1 items each, so each one's
+    top 5 holds no relevant item; class 2 has two members, class 3 one."""
+    generator = torch.Generator().manual_seed(6)
+    centres = torch.eye(4)[:2] * 5
+    cluster = torch.arange(12) // 6
+    embeddings = torch.cat([centres, centres[cluster] + 0.1 * torch.randn(12, 4, generator=generator),
+                            torch.randn(3, 4, generator=generator)])
+    return embeddings, torch.tensor([0, 0] + [1] * 12 + [2, 2, 3])
+
+
+def _class_of_two(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    embeddings, labels = _random(30, 4, 3, seed)
+    labels[labels == 2] = 0
+    labels[[3, 17]] = 2
+    return embeddings, labels
+
+
+TM_CASES = {
+    **RETRIEVAL_CASES,
+    "far_relevant": _far_relevant,
+    "class_of_two": lambda: _class_of_two(7),
+    "all_same_scores": lambda: (torch.ones(12, 3), torch.tensor([0, 1, 2, 0, 1, 1, 0, 2, 2, 1, 3, 0])),
+}
+
+
+@pytest.mark.parametrize("case", TM_CASES)
+def test_map_at_k_tm_matches_torchmetrics(case, kernel):
+    embeddings, labels = TM_CASES[case]()
+    n = len(labels)
+    tm_ks = sorted({1, 2, 3, 5, max(n - 2, 1), n - 1, n + 5})
+    result = retrieval_map(embeddings, labels, kernel=kernel, tm_ks=tm_ks, chunk_size=7)
+    for k in tm_ks:
+        # torchmetrics' per-query AP is float32
+        assert result[f"map@{k}_tm"] == pytest.approx(torchmetrics_map(embeddings, labels, k), abs=1e-6), k
+
+
+def test_map_at_k_tm_matches_torchmetrics_on_raw_scores(kernel):
+    """Where no scores tie, torchmetrics ranks the similarities themselves as we do."""
+    embeddings, labels = RETRIEVAL_CASES["random"]()
+    result = retrieval_map(embeddings, labels, kernel=kernel, tm_ks=(5,))
+    assert result["map@5_tm"] == pytest.approx(torchmetrics_map(embeddings, labels, 5, raw_scores=True), abs=1e-6)
+
+
+def test_adversarial_cases_are_what_they_claim():
+    scores = _scores(_far_relevant()[0])
+    top5 = np.argsort(-np.where(np.eye(len(scores), dtype=bool), -np.inf, scores), axis=1, kind="stable")[:, :5]
+    assert (_far_relevant()[1][top5[:2]] == 1).all()  # class 0's queries find no relevant item in their top 5
+    assert (_class_of_two(7)[1] == 2).sum() == 2
+    assert (TM_CASES["ties_few_patterns"]()[0].unique(dim=0)).shape[0] == 3
+
+
+@pytest.mark.parametrize("case", ["random", "ties_few_patterns", "far_relevant", "singleton_class"])
+def test_tm_ks_leave_the_other_metrics_unchanged(case, kernel):
+    embeddings, labels = TM_CASES[case]()
+    plain = retrieval_map(embeddings, labels, kernel=kernel, ks=(1, 5, None))
+    both = retrieval_map(embeddings, labels, kernel=kernel, ks=(1, 5, None), tm_ks=(5, 2))
+    assert list(both) == ["map@1", "map@5", "map", "map@5_tm", "map@2_tm", "queries"]
+    assert {key: both[key] for key in plain} == plain
+
+
+def test_map_at_k_tm_divides_by_the_relevant_items_found():
+    # Points on a circle. Class 0 (R = 3 each) is two pairs at opposite ends; four single-member
+    # classes (skipped queries) sit between. Every class-0 query ranks its partner first and then
+    # four others, the far pair beyond its top 5: map@5 = 1 / min(5, 3), torchmetrics' = 1 / 1.
+    degrees = torch.tensor([0.0, 1.0, 10.0, 20.0, 30.0, 170.0, 175.0, 40.0])
+    embeddings = torch.stack([torch.cos(torch.deg2rad(degrees)), torch.sin(torch.deg2rad(degrees))], dim=1)
+    labels = torch.tensor([0, 0, 1, 2, 3, 0, 0, 4])
+    result = retrieval_map(embeddings, labels, ks=(5,), tm_ks=(5,))
+    assert result == pytest.approx({"map@5": 1 / 3, "map@5_tm": 1.0, "queries": 4.0}, abs=1e-12)
+
+
+def test_tm_ks_must_be_positive():
+    with pytest.raises(ValueError, match="tm_ks must be a positive int"):
+        retrieval_map(torch.ones(3, 2), torch.tensor([0, 0, 0]), tm_ks=(0,))

@@ -152,7 +152,8 @@ def hand_made(results: Path) -> list[RunRecord]:
     for seed, accuracy in ((0, 0.5), (1, 0.75)):
         spec = RunSpec("resnet18", "demo", seed=seed, overrides=(("epochs", 1),))
         metrics = {"classify": {"accuracy": accuracy, "macro_f1": accuracy - 0.1, "confusion_matrix": [[1, 0], [0, 1]]},
-                   "retrieve": {"map@5": accuracy / 2, "map": accuracy / 3, "queries": 15.0}}
+                   "retrieve": {"map@5": accuracy / 2, "map@5_tm": accuracy / 1.5, "map": accuracy / 3,
+                                "queries": 15.0}}
         made.append(RunRecord(run_id=spec.run_id, spec=spec, status="ok", metrics=metrics, data=DATA))
         store.write(made[-1])
     failed = RunSpec("resnet18", "demo", seed=2)

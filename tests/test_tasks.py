@@ -69,7 +69,7 @@ def test_retrieve_matches_sklearn_and_brute_force(test_set: GalaxyData) -> None:
     method = RecordingMethod()
     result = registry.task("retrieve").evaluate(compute_outputs(method, test_set, ["retrieve"]), test_set.labels)  # type: ignore[arg-type]
     similarity = (method.embeddings @ method.embeddings.T).numpy()
-    full, at5 = [], []
+    full, at5, at5_tm = [], [], []
     for query in range(N):
         others = np.arange(N) != query
         relevant = test_set.labels[others] == test_set.labels[query]
@@ -78,9 +78,19 @@ def test_retrieve_matches_sklearn_and_brute_force(test_set: GalaxyData) -> None:
         full.append(average_precision_score(relevant, similarity[query, others]))
         ranked = relevant[np.argsort(-similarity[query, others], kind="stable")]
         hits = np.cumsum(ranked)
-        at5.append(sum(hits[i] / (i + 1) for i in range(5) if ranked[i]) / min(5, relevant.sum()))
+        gains = sum(hits[i] / (i + 1) for i in range(5) if ranked[i])
+        at5.append(gains / min(5, relevant.sum()))
+        at5_tm.append(gains / hits[4] if hits[4] else 0.0)  # torchmetrics: over the relevant found
     assert result["map"] == pytest.approx(np.mean(full))
     assert result["map@5"] == pytest.approx(np.mean(at5))
+    assert result["map@5_tm"] == pytest.approx(np.mean(at5_tm))
+    assert set(registry.task("retrieve").metric_names) <= set(result)
+
+
+@pytest.mark.parametrize("name", ["classify", "retrieve"])
+def test_every_metric_says_in_one_line_what_it_computes(name: str) -> None:
+    for metric in registry.task(name).metrics:
+        assert metric.definition and "\n" not in metric.definition, metric.name
 
 
 def test_a_task_without_its_outputs_says_which_are_missing(test_set: GalaxyData) -> None:

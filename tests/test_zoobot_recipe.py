@@ -83,10 +83,10 @@ def test_the_recorded_config_is_zoobots_own() -> None:
                                                                       zoobot["learning_rate"])
 
 
-def test_adapt_linear_on_zoobot_keeps_the_bench_recipe() -> None:
+def test_adapt_linear_on_zoobot_keeps_the_bench_frozen_protocol() -> None:
     method = registry.create_method(METHOD)
     cfg = finetune_config(method, RunSpec(METHOD, "demo", adapt="linear"), 400)
-    assert cfg.adapt == "linear" and cfg.schedule == "warmup_cosine" and cfg.min_epoch_images == 100
+    assert cfg.adapt == "linear" and cfg.schedule == "linear" and cfg.patience is None
 
 
 @pytest.mark.slow

@@ -11,6 +11,8 @@ capability and the registered methods that have it.
 - ``EmbedsText``: text queries embed into the space of its image embeddings; `bench search`.
 - ``TrainsZoobotRecipe``: ``--adapt zoobot`` trains it with zoobot's own fine-tuning code and trainer,
   under the FinetuneConfig its ``zoobot_config`` states (bench/run/runner.py records that config).
+- ``SelectsWeights``: an ``--option`` picks its pretrained weights among several published tags;
+  `bench weights` lists them.
 
 A plugin's own CLI commands are not a capability of a method: a package adds them through the
 ``bench.commands`` entry-point group (``register(app: typer.Typer) -> None``, see
@@ -26,10 +28,10 @@ from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import FinetuneConfig, Method
 from bench.api.profiles import Profile
+from bench.api.weights import WeightsChoice
 
 if TYPE_CHECKING:
     import torch
-
 
 
 @runtime_checkable
@@ -65,6 +67,15 @@ class TrainsZoobotRecipe(Protocol):
 
     def zoobot_config(self, profile: Profile) -> FinetuneConfig:
         """The settings zoobot's recipe trains with under ``profile``, as the run records them."""
+        ...
+
+
+@runtime_checkable
+class SelectsWeights(Protocol):
+    """Pretrained weights chosen among several published ones by an ``--option`` (e.g. timm's tags)."""
+
+    def weights_choice(self, profile: Profile) -> WeightsChoice | None:
+        """The option and the tags it takes under ``profile``; None where the profile has no weights."""
         ...
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, get_args, runtime_checkable
 
 from bench.api.data import GalaxyData
+from bench.api.errors import BenchError
 from bench.api.profiles import Init, Profile
 from bench.api.weights import ResolvedWeights, WeightsSpec
 
@@ -35,6 +36,18 @@ class MethodCard:
     # (variant, the variant it is identical to when runs start from random init): e.g. GalaxAlign's
     # "scratch" is "full" without pretrained weights, so under --init random the grid runs "full" once.
     random_init_aliases: tuple[tuple[str, str], ...] = ()
+
+
+def check_options(method: str, options: Mapping[str, str], known: Mapping[str, str]) -> None:
+    """BenchError for an ``--option`` key ``method`` does not take; ``known`` maps each key it takes
+    to what it sets."""
+    unknown = sorted(set(options) - set(known))
+    if not unknown:
+        return
+    if not known:
+        raise BenchError(f"{method} takes no --option, got {unknown}", "drop the --option settings for this method")
+    listed = "; ".join(f"{key}: {meaning}" for key, meaning in known.items())
+    raise BenchError(f"{method} has no option(s) {unknown}", f"use --option KEY=VALUE with KEY one of: {listed}")
 
 
 MethodClass = TypeVar("MethodClass", bound=type)
@@ -125,8 +138,10 @@ class Method(Protocol):
     summary: ClassVar[str]
     variants: ClassVar[tuple[str, ...]]  # the first is the default
 
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
-        """Where the pretrained weights for ``profile`` live (None: the profile has none)."""
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
+        """Where the pretrained weights for ``profile`` live (None: the profile has none), with the
+        run's ``--option`` settings, some of which may pick other weights (e.g. a pretrained tag);
+        BenchError for a setting that names no published weights."""
         ...
 
     def default_config(self, profile: Profile) -> FinetuneConfig: ...

@@ -54,6 +54,15 @@ class WeightsSpec:
 
 
 @dataclass(frozen=True)
+class WeightsChoice:
+    """Published weights a method can load instead of its default: ``--option {option}=TAG``, TAG one
+    of ``tags`` (the default first)."""
+
+    option: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResolvedWeights:
     """What a run started from; stored in its record."""
 

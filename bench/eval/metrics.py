@@ -89,6 +89,7 @@ def retrieval_map(
     ks: Sequence[int | None] = (5, None),
     chunk_size: int = 1024,
     kernel: Literal["auto", "count", "sort"] = "auto",
+    tm_ks: Sequence[int] = (),
 ) -> dict[str, float]:
     """Mean average precision of same-class retrieval by cosine similarity, as in GalaxAlign.
 
@@ -109,17 +110,25 @@ def retrieval_map(
       cut-off keeps exactly the first k ranks of the tie-broken order (fewer when k > N - 1); a
       tie group straddling rank k contributes only its members ranked within k, each with the
       tie-group precision above. For k >= N - 1, AP@k equals full AP.
+    - torchmetrics' AP@k ("map@k_tm", for each k in ``tm_ks``), the convention of its
+      ``RetrievalMAP(top_k=k)``: ``(1 / H_q) * sum_{i=1..min(k, N-1)} P'(i) * rel(i)``, where
+      ``P'(i) = #{relevant in ranks 1..i} / i`` is the precision at the item's own rank of the
+      tie-broken order and H_q the number of relevant items in the top k; 0 when H_q = 0. This is
+      torchmetrics' value when its scores are ordered as ours (torchmetrics leaves the order of tied
+      scores to ``torch.topk``, which does not fix one) and all positive (it counts an item scoring
+      <= 0 as irrelevant; cosine scores may be negative, and here they count by label).
 
-    Queries with R_q = 0 have undefined AP and are left out; each value is the float64 mean of
-    AP over the remaining queries, whose number is returned under "queries". Keys are ``"map@{k}"``
-    for an int k and ``"map"`` for None.
+    Queries with R_q = 0 have undefined AP and are left out (torchmetrics'
+    ``empty_target_action="skip"``); each value is the float64 mean of AP over the remaining
+    queries, whose number is returned under "queries". Keys are ``"map@{k}"`` for an int k,
+    ``"map"`` for None, and ``"map@{k}_tm"`` for the ks of ``tm_ks``.
 
     Memory is O(chunk_size * N), never N x N: the similarity matrix is made ``chunk_size`` query
     rows at a time. ``kernel`` picks how a block is ranked: "count" (the default on the CPU) sorts
     only each query's relevant scores and places the other items among them by bucket counting,
     compiled and parallel over queries (:mod:`bench.eval.ranking`); "sort" (the default on other devices,
     where sorting is fast) sorts whole rows on the device of ``embeddings``, one class at a time, and
-    counts by binary search. Both give the same values.
+    counts by binary search. Both give the same values, every convention in the same pass.
 
     Raises ValueError on bad shapes or arguments, non-finite embeddings, or when no query has a
     relevant item.
@@ -137,27 +146,38 @@ def retrieval_map(
     for k in ks:
         if k is not None and k < 1:
             raise ValueError(f"every k in ks must be a positive int or None, got {k}")
+    for k in tm_ks:
+        if k < 1:
+            raise ValueError(f"every k in tm_ks must be a positive int, got {k}")
     if not torch.isfinite(embeddings).all():
         raise ValueError("embeddings contain NaN or infinite values")
 
     normed = F.normalize(embeddings.detach().float(), dim=1)
     counting = kernel == "count" or (kernel == "auto" and normed.device.type == "cpu")
-    totals, num_queries = (_counting_totals if counting else _sorting_totals)(normed, labels, ks, chunk_size)
+    totals, num_queries = (_counting_totals if counting else _sorting_totals)(normed, labels, ks, tm_ks, chunk_size)
     if num_queries == 0:
         raise ValueError(
             "no query has another embedding of its class, so retrieval mAP is undefined; "
             "every class needs at least two members"
         )
-    result = {("map" if k is None else f"map@{k}"): total / num_queries for k, total in totals.items()}
+    result = {name: total / num_queries for name, total in totals.items()}
     result["queries"] = float(num_queries)
     return result
 
 
-Totals = tuple[dict[int | None, float], int]
+def _name(k: int | None) -> str:
+    return "map" if k is None else f"map@{k}"
+
+
+def _tm_name(k: int) -> str:
+    return f"map@{k}_tm"
+
+
+Totals = tuple[dict[str, float], int]  # (sum of AP over the queries with R >= 1, by key; their number)
 
 
 def _counting_totals(
-    normed: torch.Tensor, labels: torch.Tensor, ks: Sequence[int | None], chunk_size: int
+    normed: torch.Tensor, labels: torch.Tensor, ks: Sequence[int | None], tm_ks: Sequence[int], chunk_size: int
 ) -> Totals:
     """Sums of AP@k over queries, by the compiled counting kernel of :mod:`bench.eval.ranking` (CPU)."""
     from bench.eval.ranking import block_average_precisions
@@ -166,23 +186,28 @@ def _counting_totals(
     codes = np.unique(labels.cpu().numpy(), return_inverse=True)[1].astype(np.int64)
     class_sizes = np.bincount(codes)
     cutoffs = np.array([n - 1 if k is None else min(k, n - 1) for k in ks], dtype=np.int64)
+    tm_cutoffs = np.array([min(k, n - 1) for k in tm_ks], dtype=np.int64)
     blocks = []
     for start in range(0, n, chunk_size):
         queries = np.arange(start, min(start + chunk_size, n))
         scores = (normed[start : start + len(queries)] @ normed.T).cpu().numpy()
-        blocks.append(block_average_precisions(scores, codes, queries, class_sizes, cutoffs))
+        blocks.append(block_average_precisions(scores, codes, queries, class_sizes, cutoffs, tm_cutoffs))
     ap = np.concatenate(blocks)
     ap = ap[~np.isnan(ap[:, 0])]
+    names = [*map(_name, ks), *map(_tm_name, tm_ks)]
     # Exactly rounded sums: a value does not depend on the chunk size or on the other ks asked for.
-    return {k: math.fsum(ap[:, slot]) for slot, k in enumerate(ks)}, len(ap)
+    return {name: math.fsum(ap[:, slot]) for slot, name in enumerate(names)}, len(ap)
 
 
 def _sorting_totals(
-    normed: torch.Tensor, labels: torch.Tensor, ks: Sequence[int | None], chunk_size: int
+    normed: torch.Tensor, labels: torch.Tensor, ks: Sequence[int | None], tm_ks: Sequence[int], chunk_size: int
 ) -> Totals:
     """Sums of AP@k over queries by sorting score rows with torch, on the device of ``normed``."""
     device, n = normed.device, len(labels)
     totals = {k: torch.zeros((), dtype=torch.float64, device=device) for k in ks}
+    tm_totals = {k: torch.zeros((), dtype=torch.float64, device=device) for k in tm_ks}
+    deepest = min(max(tm_ks, default=0), n - 1)
+    ranks = torch.arange(1, deepest + 1, device=device, dtype=torch.float64)
     num_queries = 0
     # Queries of one class share their relevant set (the class), so a chunk's relevant scores
     # form a dense (chunk, R) block.
@@ -221,5 +246,16 @@ def _sorting_totals(
                 # with it (which ones does not matter: they share one precision).
                 in_top = torch.arange(num_relevant, device=device) >= past_tied - admitted_relevant
                 totals[k] += torch.where(in_top, precision, 0.0).sum() / min(k, num_relevant)
+            if tm_ks:
+                # torchmetrics' convention: the top ranks in order (a stable sort keeps ties in index
+                # order; the query, at -inf, sorts last), precision at each relevant item's own rank.
+                order = torch.sort(sims, dim=1, descending=True, stable=True).indices[:, :deepest]
+                hits = (labels[order] == cls).double()
+                gains = hits.cumsum(dim=1) / ranks * hits
+                for k in tm_ks:
+                    found = hits[:, : min(k, n - 1)].sum(dim=1)
+                    gained = gains[:, : min(k, n - 1)].sum(dim=1)
+                    tm_totals[k] += torch.where(found > 0, gained / found.clamp(min=1), 0.0).sum()
 
-    return {k: float(total) for k, total in totals.items()}, num_queries
+    sums = {_name(k): float(total) for k, total in totals.items()}
+    return {**sums, **{_tm_name(k): float(total) for k, total in tm_totals.items()}}, num_queries

@@ -4,7 +4,8 @@ The CPU kernel behind :func:`bench.eval.metrics.retrieval_map` (see its docstrin
 For a query with R relevant items among N others, it sorts only the R relevant scores, then
 places each other item among them in O(1) expected time through a table over equal-width
 buckets: O(N + R log R) per query instead of O(N log N), compiled with numba and run in
-parallel over the queries.
+parallel over the queries. torchmetrics' AP@k (precision at each item's own rank) needs only the
+top k in rank order, which one more pass over the row keeps in a k-slot insertion list.
 """
 
 from __future__ import annotations
@@ -63,8 +64,11 @@ def _kth_largest(row: np.ndarray, query: int, k: int) -> float:
 
 
 @numba.njit(cache=True)
-def _query_ap(row: np.ndarray, labels: np.ndarray, query: int, num_relevant: int, ks: np.ndarray) -> np.ndarray:
-    """AP@k for every k in ``ks`` (k >= N - 1 meaning full AP) of one query with R >= 1."""
+def _query_ap(
+    row: np.ndarray, labels: np.ndarray, query: int, num_relevant: int, ks: np.ndarray, tm_ks: np.ndarray
+) -> np.ndarray:
+    """AP@k for every k in ``ks`` (k >= N - 1 meaning full AP), then torchmetrics' AP@k for every k in
+    ``tm_ks``, of one query with R >= 1."""
     n, own = len(row), labels[query]
     relevant = np.empty(num_relevant, dtype=row.dtype)
     filled = 0
@@ -95,7 +99,7 @@ def _query_ap(row: np.ndarray, labels: np.ndarray, query: int, num_relevant: int
     for t in range(num_relevant - 1, -1, -1):
         above[t] += above[t + 1]
 
-    result = np.zeros(len(ks), dtype=np.float64)
+    result = np.zeros(len(ks) + len(tm_ks), dtype=np.float64)
     cutoffs = np.empty(len(ks), dtype=row.dtype)
     for slot, k in enumerate(ks):
         cutoffs[slot] = -np.inf if k >= n - 1 else _kth_largest(row, query, k)
@@ -115,6 +119,43 @@ def _query_ap(row: np.ndarray, labels: np.ndarray, query: int, num_relevant: int
         last = first - 1
     for slot, k in enumerate(ks):
         result[slot] /= min(k, num_relevant)
+    if len(tm_ks) > 0:
+        result[len(ks) :] = _positional_ap(row, labels, query, tm_ks)
+    return result
+
+
+@numba.njit(cache=True)
+def _top_ranked(row: np.ndarray, query: int, k: int) -> np.ndarray:
+    """The indices of the k best items of ``row`` leaving out position ``query``, in rank order:
+    descending score, ties by ascending index (k <= len(row) - 1)."""
+    best = np.zeros(k, dtype=np.int64)
+    scores = np.full(k, -np.inf, dtype=row.dtype)
+    for j in range(len(row)):
+        x = row[j]
+        if j == query or x <= scores[k - 1]:  # an equal score of a later index ranks after
+            continue
+        slot = k - 1
+        while slot > 0 and scores[slot - 1] < x:
+            best[slot], scores[slot] = best[slot - 1], scores[slot - 1]
+            slot -= 1
+        best[slot], scores[slot] = j, x
+    return best
+
+
+@numba.njit(cache=True)
+def _positional_ap(row: np.ndarray, labels: np.ndarray, query: int, tm_ks: np.ndarray) -> np.ndarray:
+    """torchmetrics' AP@k for every k in ``tm_ks``: over the top k ranks, the mean of the precision
+    at each relevant item's own rank (relevant so far / rank); 0 when the top k holds none."""
+    top = _top_ranked(row, query, tm_ks.max())
+    hits = np.zeros(len(top) + 1, dtype=np.int64)  # hits[i]: relevant items in ranks 1..i
+    gains = np.zeros(len(top) + 1, dtype=np.float64)  # gains[i]: their precisions, summed
+    for i in range(len(top)):
+        relevant = labels[top[i]] == labels[query]
+        hits[i + 1] = hits[i] + relevant
+        gains[i + 1] = gains[i] + (hits[i + 1] / (i + 1) if relevant else 0.0)
+    result = np.zeros(len(tm_ks), dtype=np.float64)
+    for slot, k in enumerate(tm_ks):
+        result[slot] = gains[k] / hits[k] if hits[k] > 0 else 0.0
     return result
 
 
@@ -137,13 +178,20 @@ def _admitted_relevant(row: np.ndarray, labels: np.ndarray, query: int, k: int, 
 
 @numba.njit(parallel=True, cache=True)
 def block_average_precisions(
-    scores: np.ndarray, labels: np.ndarray, queries: np.ndarray, class_sizes: np.ndarray, ks: np.ndarray
+    scores: np.ndarray,
+    labels: np.ndarray,
+    queries: np.ndarray,
+    class_sizes: np.ndarray,
+    ks: np.ndarray,
+    tm_ks: np.ndarray,
 ) -> np.ndarray:
-    """(Q, len(ks)) AP@k of the queries whose score rows are ``scores`` (Q, N); NaN where a query
-    has no relevant item. ``class_sizes[c]`` counts label c in ``labels``; k >= N - 1 is full AP."""
-    out = np.full((len(queries), len(ks)), np.nan)
+    """(Q, len(ks) + len(tm_ks)): AP@k for each k in ``ks``, then torchmetrics' AP@k for each k in
+    ``tm_ks`` (each k at most N - 1), of the queries whose score rows are ``scores`` (Q, N); NaN
+    where a query has no relevant item. ``class_sizes[c]`` counts label c in ``labels``; in ``ks``,
+    k >= N - 1 is full AP."""
+    out = np.full((len(queries), len(ks) + len(tm_ks)), np.nan)
     for i in numba.prange(len(queries)):
         num_relevant = class_sizes[labels[queries[i]]] - 1
         if num_relevant > 0:
-            out[i] = _query_ap(scores[i], labels, queries[i], num_relevant, ks)
+            out[i] = _query_ap(scores[i], labels, queries[i], num_relevant, ks, tm_ks)
     return out

@@ -122,7 +122,8 @@ def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequenc
     if ok:
         lines += data_section(ok, reference)
     shown: set[tuple[object, ...]] = set()
-    parts = [(table.key, table.title, table.note, sections(table, placed)) for table in reference.tables]
+    parts = [(table.key, table.title, table.note, sections(table.with_extra_columns(), placed))
+             for table in reference.tables]
     figure6 = reference.figure6
     parts.append(("figure6", figure6.title, figure6.note, figure6_sections(reference, placed)))
     for key, title, note, found in parts:

@@ -242,16 +242,19 @@ def _cell(spec: RunSpec) -> str:
 
 
 def missing_weights(specs: list[RunSpec], settings: RunSettings) -> list[str]:
-    """One error line per (method, profile) whose pretrained weights cannot be found: checked
-    before any training starts, so a grid never dies hours in for a missing file."""
+    """One error line per (method, profile, --option settings) whose pretrained weights cannot be
+    found (the options may pick other weights, e.g. a pretrained tag; an error shared by several
+    settings is listed once): checked before any training starts, so a grid never dies hours in for a
+    missing file."""
     from bench.train.weights import for_run
 
     errors = []
-    for method_name, profile_name in sorted({(s.method, s.profile) for s in specs if s.init == "pretrained"}):
+    wanted = {(s.method, s.profile, s.options) for s in specs if s.init == "pretrained"}
+    for method_name, profile_name, options in sorted(wanted):
         try:
             method = registry.create_method(method_name)
-            spec = method.weights_spec(get_profile(profile_name))
+            spec = method.weights_spec(get_profile(profile_name), dict(options))
             for_run(method_name, spec, "pretrained", settings.weights_files.get(method_name), settings.weights_dir)
         except BenchError as error:
             errors.append(str(error))
-    return errors
+    return list(dict.fromkeys(errors))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
-from bench.api.method import BuildContext, FinetuneConfig, FitReport
+from bench.api.method import BuildContext, FinetuneConfig, FitReport, check_options
 from bench.api.profiles import Profile
 from bench.api.weights import ResolvedWeights, WeightsSpec
 from bench.eval import metrics
@@ -97,20 +98,22 @@ def parameter_groups(model: Classifier, cfg: FinetuneConfig) -> list[dict[str, A
 class BackboneClassifier(ABC):
     """Method base for backbone + linear head models: a subclass gives ``name``, ``summary`` (and
     ``variants``) and implements ``weights_spec``, ``default_config`` and ``create_backbone``; one
-    that misses any is refused when it is registered. It has the TrainsObjectives capability."""
+    that misses any is refused when it is registered. It has the TrainsObjectives capability.
+    ``known_options`` are the ``--option`` keys it takes; any other key fails the build."""
 
     name: ClassVar[str]
     summary: ClassVar[str]
     variants: ClassVar[tuple[str, ...]] = ("default",)
     notes: ClassVar[str] = ""  # a caveat for leaderboards (e.g. pretraining that may overlap the test data)
+    known_options: ClassVar[Mapping[str, str]] = {}  # --option KEY -> what it sets
 
     model: Classifier
     prep: Preprocessing
     device: torch.device
 
     @abstractmethod
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
-        """Where the pretrained weights for ``profile`` live (None: the profile has none)."""
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
+        """Where the pretrained weights for ``profile`` and ``options`` live (None: the profile has none)."""
 
     @abstractmethod
     def default_config(self, profile: Profile) -> FinetuneConfig:
@@ -121,7 +124,9 @@ class BackboneClassifier(ABC):
         """(backbone returning pooled features, feature size, preprocessing), weights loaded."""
 
     def build(self, ctx: BuildContext) -> ResolvedWeights:
-        weights = for_run(self.name, self.weights_spec(ctx.profile), ctx.init, ctx.weights_file, ctx.weights_dir)
+        check_options(self.name, ctx.options, self.known_options)
+        spec = self.weights_spec(ctx.profile, ctx.options)
+        weights = for_run(self.name, spec, ctx.init, ctx.weights_file, ctx.weights_dir)
         backbone, num_features, self.prep = self._backbone(ctx, weights)
         self.device = ctx.device
         self.model = Classifier(backbone, num_features, ctx.num_classes).to(ctx.device)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -104,10 +104,11 @@ class GalaxAlign:
 
     # --- the Method protocol --------------------------------------------------------------
 
-    def weights_spec(self, profile: Profile) -> WeightsSpec | None:
+    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
         if profile.model_scale == "tiny":
             return None
-        return clip_weights_spec(self.name, self.arch, self.arch.default_tag)
+        tag = parse_options(dict(options or {}), self.name).clip_tag or self.arch.default_tag
+        return clip_weights_spec(self.name, self.arch, tag)  # an unknown tag fails here
 
     def default_config(self, profile: Profile) -> FinetuneConfig:
         return recipe_for(profile).finetune_config(profile)

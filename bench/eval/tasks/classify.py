@@ -27,7 +27,15 @@ TASK = Task(
     title="Classification",
     summary="predicted class of each test galaxy",
     needs=("scores",),
-    metrics=(Metric("accuracy", "Accuracy"), Metric("macro_f1", "Macro-F1")),
+    metrics=(
+        Metric("accuracy", "Accuracy", definition="fraction of test images whose top-scoring class is the true one"),
+        Metric(
+            "macro_f1",
+            "Macro-F1",
+            definition="unweighted mean over all classes of F1 = 2TP / (2TP + FP + FN) of the top-scoring class; "
+            "a class neither true nor predicted counts as 0",
+        ),
+    ),
     main_metric="macro_f1",
     evaluate=evaluate,
 )

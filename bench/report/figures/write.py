@@ -19,8 +19,8 @@ def write_figures(
 ) -> dict[str, list[Path]]:
     """Draw every figure the finished runs in ``records`` allow into ``out_dir/figures/``.
 
-    Per dataset: macro-F1 against training fraction (when there are two or more fractions);
-    t-SNE panels and confusion matrices of each method's representative run (see
+    Per dataset: Figure 6, its methods' macro-F1 against training fraction (when one has two or
+    more fractions); t-SNE panels and confusion matrices of each method's representative run (see
     ``bench.report.figures.select``); and for the featured run (the best by the retrieve task's main
     metric) a PCA thumbnail grid and retrieval examples, when the dataset's test images can be loaded.
     Returns the written PNGs by kind (keys ``FIGURE_KINDS``).

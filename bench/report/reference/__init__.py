@@ -43,6 +43,16 @@ class PaperTable:
     rows: tuple[PaperRow, ...]
     note: str = ""
     by_fraction: bool = False  # columns differ by training fraction (Figure 6), not only by metric
+    extra_columns: tuple[Column, ...] = ()  # ours only, beside the paper's (e.g. another metric convention)
+
+    def with_extra_columns(self) -> PaperTable:
+        """The table as the leaderboard shows it: the paper's columns, then the extra ones (no paper values)."""
+        if not self.extra_columns:
+            return self
+        pad = (None,) * len(self.extra_columns)
+        rows = tuple(PaperRow(r.name, r.method, r.variant, (*r.values, *pad)) for r in self.rows)
+        return PaperTable(self.key, self.title, self.task, (*self.columns, *self.extra_columns), rows, self.note,
+                          self.by_fraction)
 
 
 @dataclass(frozen=True)
@@ -122,7 +132,8 @@ def _row(raw: dict[str, Any], n_columns: int, table: str) -> PaperRow:
 def _table(raw: dict[str, Any]) -> PaperTable:
     columns = tuple(Column(*name.split()) for name in raw["columns"])
     rows = tuple(_row(row, len(columns), raw["key"]) for row in raw["rows"])
-    return PaperTable(raw["key"], raw["title"], raw["task"], columns, rows, raw.get("note", ""))
+    extra = tuple(Column(*name.split()) for name in raw.get("extra_columns", ()))
+    return PaperTable(raw["key"], raw["title"], raw["task"], columns, rows, raw.get("note", ""), extra_columns=extra)
 
 
 def _aspects(raw: dict[str, Any]) -> dict[str, PaperAspect]:
