@@ -12,7 +12,7 @@ import torch
 
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.errors import BenchError
-from bench.api.method import BuildContext, FinetuneConfig, FitReport, implements
+from bench.api.method import BuildContext, FinetuneConfig, FitReport, check_options, implements
 from bench.api.profiles import Profile
 from bench.api.weights import RANDOM_INIT, ResolvedWeights, WeightsSpec
 from bench.eval import metrics
@@ -67,10 +67,7 @@ class Options:
 
 def parse_options(options: dict[str, str], method: str) -> Options:
     """The method's --option settings, checked: an unknown key is an error, not a silent default."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        listed = "; ".join(f"{key}: {meaning}" for key, meaning in OPTIONS.items())
-        raise BenchError(f"{method} has no option(s) {unknown}", f"use --option KEY=VALUE with KEY one of: {listed}")
+    check_options(method, options, OPTIONS)
     stage1 = options.get("stage1_epochs")
     if stage1 is not None and (not stage1.isdigit() or int(stage1) < 1):
         raise BenchError(f"--option stage1_epochs={stage1} is not a positive whole number", "e.g. stage1_epochs=10")
