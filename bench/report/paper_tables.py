@@ -151,12 +151,11 @@ def cells_by_source(table: PaperTable, placed: list[Placed]) -> dict[Source, Cel
         row = rows.get((m.method, m.variant))
         if m.task == table.task and not m.settings and row is not None and column in columns:
             found[item.source][(row, m.adapt, m.init)][column] = m
+    twins = {index: twin for index in range(len(table.rows)) if (twin := alias_row(table, index, "random")) is not None}
     for cells in found.values():
-        for index in range(len(table.rows)):
-            twin = alias_row(table, index, "random")
-            for (row, adapt, init), by_column in list(cells.items()):
-                if twin is not None and row == twin and init == "random":
-                    cells[(index, adapt, init)] = by_column
+        for (row, adapt, init), by_column in list(cells.items()):
+            for index in (index for index, twin in twins.items() if twin == row and init == "random"):
+                cells[(index, adapt, init)] = by_column
     return dict(found)
 
 
