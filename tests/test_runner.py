@@ -46,6 +46,23 @@ def test_a_run_writes_a_complete_record(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_a_task_the_test_split_cannot_define_keeps_the_run_and_its_other_tasks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """demo:6 leaves one test image per class: retrieval is undefined, classification is recorded."""
+    one_each = RunSpec("resnet18", "demo:6", overrides=FAST)
+    [record] = Runner(RunSettings(results=tmp_path)).run([one_each])
+    assert record.status == "ok", record.error
+    assert set(record.metrics) == {"classify"} and 0.0 <= record.metrics["classify"]["accuracy"] <= 1.0
+    assert "retrieval mAP is undefined" in record.undefined_tasks["retrieve"]
+    assert "retrieve: the test split has fewer than 2 images of" in capsys.readouterr().err  # warned first
+    from bench.report import leaderboard_markdown
+
+    board = leaderboard_markdown([record])
+    assert "## Tasks the test data could not define" in board and "## Failed runs" not in board
+
+
+@pytest.mark.slow
 def test_finished_runs_are_skipped(tmp_path: Path) -> None:
     runner = Runner(RunSettings(results=tmp_path))
     runner.run([spec()])

@@ -12,7 +12,7 @@ from test_metrics import brute_force_map
 from bench.api import registry
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.task import ModelOutputs
-from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets
+from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, thin_classes
 
 NUM_CLASSES, N = 4, 40
 
@@ -106,10 +106,23 @@ def test_subset_metrics_come_from_the_subsets_rows_of_the_same_outputs(test_set:
     assert method.calls == ["embed", "predict"]  # no second pass
     assert found["all"] == evaluate(outputs, test_set.labels, ["classify", "retrieve"])
     labels, predicted = test_set.labels[rows], method.scores.argmax(dim=1).numpy()[rows]
-    assert found["some"]["classify"]["accuracy"] == pytest.approx(accuracy_score(labels, predicted))
-    assert found["some"]["classify"]["macro_f1"] == pytest.approx(
+    assert not found["some"].undefined
+    some = found["some"].metrics
+    assert some["classify"]["accuracy"] == pytest.approx(accuracy_score(labels, predicted))
+    assert some["classify"]["macro_f1"] == pytest.approx(
         f1_score(labels, predicted, average="macro", labels=range(NUM_CLASSES), zero_division=0))
     reference = brute_force_map(method.embeddings[rows], torch.as_tensor(labels), [5, None])
-    assert found["some"]["retrieve"]["map@5"] == pytest.approx(reference["map@5"])
-    assert found["some"]["retrieve"]["map"] == pytest.approx(reference["map"])
+    assert some["retrieve"]["map@5"] == pytest.approx(reference["map@5"])
+    assert some["retrieve"]["map"] == pytest.approx(reference["map"])
     assert evaluate_subsets(outputs, test_set.labels, ["classify"], {}) == {}
+
+
+def test_a_task_the_data_cannot_define_is_recorded_and_the_others_kept(test_set: GalaxyData) -> None:
+    """One test image per class: retrieval mAP is undefined, classification is not lost."""
+    method = RecordingMethod()
+    outputs = compute_outputs(method, test_set, ["classify", "retrieve"])  # type: ignore[arg-type]
+    one_each = np.array([int(np.flatnonzero(test_set.labels == c)[0]) for c in range(NUM_CLASSES)])
+    found = evaluate(outputs.rows(one_each), test_set.labels[one_each], ["classify", "retrieve"])
+    assert set(found.metrics) == {"classify"} and "retrieval mAP is undefined" in found.undefined["retrieve"]
+    warnings = thin_classes(test_set.labels[one_each], test_set.class_names, ["classify", "retrieve"])
+    assert len(warnings) == 1 and warnings[0].startswith("retrieve: the test split has fewer than 2 images of")

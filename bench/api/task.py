@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 Output = Literal["embeddings", "scores"]  # fields of ModelOutputs
 
 
+class UndefinedMetric(ValueError):
+    """The test data cannot define a task's metric (e.g. retrieval where no class has two members): the
+    run records why, beside the tasks that could be computed."""
+
+
 @dataclass(frozen=True)
 class ModelOutputs:
     """A model's outputs on the test split, row i for test image i; None where no task needed them."""
@@ -63,6 +68,8 @@ class Task:
     metrics: tuple[Metric, ...]  # the headline numbers, in table order
     main_metric: str
     evaluate: Callable[[ModelOutputs, np.ndarray], dict[str, Any]]
+    # Test images each class needs for the task to count it (retrieval: a query needs another of its class).
+    min_test_per_class: int = 1
 
     def __post_init__(self) -> None:
         if self.main_metric not in self.metric_names:

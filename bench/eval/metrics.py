@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.api.task import UndefinedMetric
+
 
 def _as_numpy(y: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
     array = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
@@ -137,7 +139,7 @@ def retrieval_map(
         raise ValueError(f"embeddings must be 2-D (N, D), got shape {tuple(embeddings.shape)}")
     n = embeddings.shape[0]
     if n < 2:
-        raise ValueError(f"retrieval needs at least two embeddings, got {n}")
+        raise UndefinedMetric(f"retrieval needs at least two embeddings, got {n}")
     labels = torch.as_tensor(labels, device=embeddings.device)
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
@@ -156,7 +158,7 @@ def retrieval_map(
     counting = kernel == "count" or (kernel == "auto" and normed.device.type == "cpu")
     totals, num_queries = (_counting_totals if counting else _sorting_totals)(normed, labels, ks, tm_ks, chunk_size)
     if num_queries == 0:
-        raise ValueError(
+        raise UndefinedMetric(
             "no query has another embedding of its class, so retrieval mAP is undefined; "
             "every class needs at least two members"
         )

@@ -24,7 +24,14 @@ from bench.report.paper_tables import (
 )
 from bench.report.reference import Reference, load_reference
 from bench.report.summary import SPREAD_RULE
-from bench.report.tables import failures_table, markdown_table, method_notes, summarise, task_table
+from bench.report.tables import (
+    failures_table,
+    markdown_table,
+    method_notes,
+    summarise,
+    task_table,
+    undefined_table,
+)
 from bench.run.frame import records_frame
 from bench.run.record import RunRecord
 from bench.run.store import ResultStore
@@ -143,6 +150,10 @@ def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequenc
         lines += ["", "## Other figures", *others]
     if notes := method_notes({r.spec.method for r in ok}):
         lines += ["", "## Notes", "", *notes]
+    if undefined := undefined_table(records):
+        lines += ["", "## Tasks the test data could not define", "",
+                  "These runs trained and their other tasks are in the tables above; these tasks have no numbers:",
+                  "", undefined]
     if failures := failures_table(records):
         lines += ["", "## Failed runs", "", failures]
     return "\n".join(lines) + "\n"

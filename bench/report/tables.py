@@ -68,6 +68,13 @@ def failures_table(records: list[RunRecord]) -> str | None:
     return markdown_table(["Method", "Dataset", "Run", "Error"], rows)
 
 
+def undefined_table(records: list[RunRecord]) -> str | None:
+    """The tasks of finished runs that the test data could not define, each with its reason."""
+    rows = [[r.spec.method, r.spec.dataset, r.run_id, task, why.replace("|", "/")]
+            for r in records if r.status == "ok" for task, why in sorted(r.undefined_tasks.items())]
+    return markdown_table(["Method", "Dataset", "Run", "Task", "Why"], rows) if rows else None
+
+
 def method_notes(methods: set[str]) -> list[str]:
     """Caveats that methods declare (``notes``), e.g. pretraining data overlapping a test set."""
     notes = []

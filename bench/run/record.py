@@ -86,6 +86,8 @@ class RunRecord(BaseModel):
     # The same model's metrics on named subsets of the test split (e.g. the images that duplicate no
     # training image): subset -> task -> metric -> value.
     subset_metrics: dict[str, dict[str, dict[str, MetricValue]]] = Field(default_factory=dict)
+    # Tasks the test data could not define (``task``, or ``subset/task``) -> why; the others are in metrics.
+    undefined_tasks: dict[str, str] = Field(default_factory=dict)
     artifacts: str | None = None  # the saved test outputs, relative to the record's folder
     model_path: str | None = None  # the fine-tuned model, when kept
     weights: ResolvedWeights | None = None  # what the run started from

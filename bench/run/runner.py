@@ -25,7 +25,7 @@ from bench.api.method import BuildContext, FinetuneConfig, Method
 from bench.api.profiles import get_profile
 from bench.api.spec import RunSpec
 from bench.data.splits import nested_fraction
-from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets
+from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, thin_classes
 from bench.io.progress import console, progress_bar
 from bench.run import claims, provenance
 from bench.run.artifacts import from_outputs, save_artifacts
@@ -195,21 +195,26 @@ class Runner:
             weights_dir=self.settings.weights_dir,
             options=dict(spec.options),
         )
+        for warning in thin_classes(splits.test.labels, splits.class_names, spec.tasks):
+            console.print(f"[yellow]warning:[/] {_cell(spec)}: {warning}", soft_wrap=True)
         weights = method.build(context)
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
         outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device)
         labels = splits.test.labels
-        metrics = evaluate(outputs, labels, spec.tasks)
-        subset_metrics = evaluate_subsets(outputs, labels, spec.tasks, splits.test_subsets)
+        evaluation = evaluate(outputs, labels, spec.tasks)
+        subsets = evaluate_subsets(outputs, labels, spec.tasks, splits.test_subsets)
+        undefined = dict(evaluation.undefined)
+        undefined |= {f"{name}/{task}": why for name, each in subsets.items() for task, why in each.undefined.items()}
         artifacts = save_artifacts(
             self.store.path_for(spec).with_suffix(".npz"), from_outputs(outputs, labels)
         )
         saved = self._save_model(method, spec)
         return {
             "model_path": saved,
-            "metrics": metrics,
-            "subset_metrics": subset_metrics,
+            "metrics": evaluation.metrics,
+            "subset_metrics": {name: each.metrics for name, each in subsets.items()},
+            "undefined_tasks": undefined,
             "artifacts": artifacts.name,  # relative to the record's folder
             "weights": weights,
             "config": cfg.to_dict(),

@@ -60,4 +60,5 @@ TASK = Task(
     ),
     main_metric="map@5",
     evaluate=evaluate,
+    min_test_per_class=2,
 )
