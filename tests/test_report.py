@@ -212,3 +212,47 @@ def test_metrics_on_the_duplicate_free_test_subset_have_their_own_section() -> N
     assert "| resnet18 | default | full | pretrained | paper | 0.6500 ± – (1) |" in subset
     assert "0.7000" not in subset  # the whole test set's number stays in Table 2
     assert "## Test images that duplicate no training image" not in leaderboard_markdown([record("a", 0, 0.5)])
+
+
+def test_a_report_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while drawing leaves the previous leaderboard and figures as they were; a finished report
+    replaces the figures folder, so figures of runs no longer in the results do not linger."""
+    results, out = tmp_path / "results", tmp_path / "reports"
+    results.mkdir()
+    (out / "figures").mkdir(parents=True)
+    (out / "leaderboard.md").write_text("old page")
+    (out / "figures" / "stale.png").write_bytes(b"old figure")
+    (out / "perf.md").write_text("not the report's")
+
+    def failing(records: list[RunRecord], results_dir: Path, out_dir: Path, data: DataOptions) -> dict[str, list[Path]]:
+        (out_dir / "figures").mkdir()
+        (out_dir / "figures" / "half.png").write_bytes(b"half")
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(page, "draw_figures", failing)
+    with pytest.raises(RuntimeError):
+        write_report(results, out)
+    assert (out / "leaderboard.md").read_text() == "old page"
+    assert sorted(p.name for p in out.iterdir()) == ["figures", "leaderboard.md", "perf.md"]  # no staging left
+    assert [p.name for p in (out / "figures").iterdir()] == ["stale.png"]
+
+    def drawing(records: list[RunRecord], results_dir: Path, out_dir: Path, data: DataOptions) -> dict[str, list[Path]]:
+        (out_dir / "figures").mkdir()
+        (out_dir / "figures" / "new.png").write_bytes(b"new")
+        return {"confusion": [out_dir / "figures" / "new.png"]}
+
+    monkeypatch.setattr(page, "draw_figures", drawing)
+    board = write_report(results, out).read_text()
+    assert "(figures/new.png)" in board
+    assert [p.name for p in (out / "figures").iterdir()] == ["new.png"] and (out / "perf.md").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["figures", "leaderboard.md", "perf.md"]
+
+
+def test_records_of_a_profiles_own_stand_in_and_of_other_sizes_report_together() -> None:
+    """The README's order (`--methods all` on demo, then the paper grid on demo:60) in one results folder."""
+    board = leaderboard_markdown([record("resnet18", 0, 0.6, dataset="demo"),
+                                  record("resnet18", 0, 0.7, dataset="demo:60"),
+                                  record("resnet18", 0, 0.8, dataset="demo:20")])
+    table2 = section(board, "## Table 2")
+    for name in ("`demo` for Galaxy10", "`demo:60` for Galaxy10", "`demo:20` for Galaxy10"):
+        assert name in table2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,3 +24,14 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_folder(staging: Path, target: Path) -> Path:
+    """Put the complete folder ``staging`` at ``target`` (a sibling of it), removing what was there: two
+    renames, so ``target`` is the old folder or the new one, never a mix of both."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

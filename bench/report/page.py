@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pandas as pd
 from bench.api import registry
 from bench.api.data import DataOptions
 from bench.data.splits import NO_TRAIN_DUPLICATES
+from bench.io.atomic import replace_folder
 from bench.io.progress import console
 from bench.report.paper_tables import (
     Measured,
@@ -178,10 +181,21 @@ def write_report(results: Path, out_dir: Path, data: DataOptions | None = None) 
 
 
 def write_leaderboard(records: list[RunRecord], results: Path, out_dir: Path, data: DataOptions) -> Path:
-    """``out_dir/leaderboard.md`` and its figures from ``records``, read from ``results``."""
+    """``out_dir/leaderboard.md`` and its figures (``out_dir/figures``) from ``records``, read from ``results``.
+
+    Both are made in a staging folder inside ``out_dir`` and moved into place only when complete, so a
+    failure leaves the previous report whole, and figures of runs no longer in ``results`` do not linger.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = draw_figures(records, results, out_dir, data)
-    links = {kind: [Path(os.path.relpath(p, out_dir)).as_posix() for p in paths] for kind, paths in figures.items()}
-    path = out_dir / "leaderboard.md"
-    path.write_text(leaderboard_markdown(records, links))
-    return path
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".report-"))
+    try:
+        figures = draw_figures(records, results, staging, data)
+        links = {kind: [Path(os.path.relpath(p, staging)).as_posix() for p in paths] for kind, paths in figures.items()}
+        (staging / "leaderboard.md").write_text(leaderboard_markdown(records, links))
+        (staging / "figures").mkdir(exist_ok=True)
+        replace_folder(staging / "figures", out_dir / "figures")
+        page = out_dir / "leaderboard.md"
+        os.replace(staging / "leaderboard.md", page)
+        return page
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
