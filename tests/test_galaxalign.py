@@ -180,6 +180,9 @@ def test_symbol_bank_contact_sheet_and_overrides(tmp_path: Path) -> None:
     overrides.write_text(json.dumps({"Polar Ring": "donut"}))
     with pytest.raises(BenchError, match="symbol kind that does not exist"):
         symbols.read_overrides(overrides)
+    overrides.write_bytes('{"Polar Ring": "smooth_round", "x": "caf\xe9"}'.encode("latin-1"))
+    with pytest.raises(BenchError, match=r"is not UTF-8 text \(byte \d+\)\. Fix: save it as UTF-8"):
+        symbols.read_overrides(overrides)
 
 
 # --- the loss ------------------------------------------------------------------------------

@@ -34,3 +34,18 @@ def test_search_with_a_method_that_cannot_embed_text_names_the_capability(tmp_pa
     err = result.stderr
     assert result.exit_code == 2 and "resnet18 cannot search by text" in err and "EmbedsText" in err
     assert "galaxalign-convnext, galaxalign-vit16" in err
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01 random bytes, not a checkpoint", None])
+def test_search_with_a_damaged_or_foreign_model_file_is_one_line(tmp_path: Path, run_bench, content) -> None:
+    import torch
+
+    model = tmp_path / "model.pt"
+    if content is None:
+        torch.save({"model_name": "x"}, model)  # a torch file of something else
+    else:
+        model.write_bytes(content)
+    result = run_bench(["search", "--query", "x", "--model", str(model), "--results", str(tmp_path)])
+    err = result.stderr.strip()
+    assert result.exit_code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert str(model) in err and "Fix:" in err

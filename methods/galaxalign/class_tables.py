@@ -26,7 +26,10 @@ def read_mapping(path: str | Path, what: str, fix: str, valid: Callable[[str], b
     if not path.is_file():
         raise BenchError(f"{what} file {path} does not exist", f"check --option {what}=PATH; {fix}")
     try:
-        loaded = json.loads(path.read_text())
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        problem = f"{what} file {path} is not UTF-8 text (byte {error.start})"
+        raise BenchError(problem, f"save it as UTF-8; {fix}") from None
     except json.JSONDecodeError as error:
         raise BenchError(f"{what} file {path} is not valid JSON ({error.msg}, line {error.lineno})", fix) from None
     if not isinstance(loaded, dict) or not all(

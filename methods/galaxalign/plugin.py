@@ -329,7 +329,11 @@ class GalaxAlign:
         if not path.is_file():
             raise BenchError(f"saved model {path} does not exist", "train one with `bench run` (models are saved "
                              "with the run record) or check the path")
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises several kinds for a damaged or foreign file
+            raise BenchError(f"{path} cannot be read as a saved GalaxAlign model ({type(error).__name__})",
+                             "pass a file written by `bench run --save-models`, or save the model again") from None
         if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
             raise BenchError(f"{path} is not a saved GalaxAlign model", "pass a file written by GalaxAlign.save")
         if saved["method"] != self.name:
