@@ -11,6 +11,7 @@ from test_metrics import brute_force_map
 
 from bench.api import registry
 from bench.api.data import ArraySource, GalaxyData
+from bench.api.errors import BenchError
 from bench.api.task import ModelOutputs
 from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, thin_classes
 
@@ -19,6 +20,8 @@ NUM_CLASSES, N = 4, 40
 
 class RecordingMethod:
     """Fixed random outputs; counts which of embed / predict were called."""
+
+    name = "recording"
 
     def __init__(self) -> None:
         generator = torch.Generator().manual_seed(0)
@@ -126,3 +129,11 @@ def test_a_task_the_data_cannot_define_is_recorded_and_the_others_kept(test_set:
     assert set(found.metrics) == {"classify"} and "retrieval mAP is undefined" in found.undefined["retrieve"]
     warnings = thin_classes(test_set.labels[one_each], test_set.class_names, ["classify", "retrieve"])
     assert len(warnings) == 1 and warnings[0].startswith("retrieve: the test split has fewer than 2 images of")
+
+
+def test_nan_outputs_of_a_diverged_model_are_one_line_naming_the_fix(test_set: GalaxyData) -> None:
+    method = RecordingMethod()
+    method.embeddings[3, 0] = float("nan")
+    with pytest.raises(BenchError, match=r"recording gives NaN or infinite embeddings .* Fix: lower the learning rate"):
+        compute_outputs(method, test_set, ["retrieve"])  # type: ignore[arg-type]
+    assert compute_outputs(method, test_set, ["classify"]).scores is not None  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import torch
 
 from bench.api import registry
 from bench.api.data import GalaxyData
+from bench.api.errors import BenchError
 from bench.api.method import Method
 from bench.api.task import ModelOutputs, UndefinedMetric
 
@@ -21,10 +22,17 @@ def compute_outputs(
     ``device`` (when given), so that retrieval ranks them there: on a GPU, in a fraction of the
     CPU's time."""
     needs = {output for task in tasks for output in registry.task(task).needs}
-    return ModelOutputs(
+    outputs = ModelOutputs(
         embeddings=method.embed(test).to(device) if "embeddings" in needs else None,
         scores=method.predict(test) if "scores" in needs else None,
     )
+    for name in sorted(needs):
+        if not torch.isfinite(outputs.require(name)).all():
+            raise BenchError(
+                f"{method.name} gives NaN or infinite {name} on the test split: its fine-tune diverged",
+                "lower the learning rate (--lr), or check the images for NaN/inf",
+            )
+    return outputs
 
 
 class Evaluation(NamedTuple):
