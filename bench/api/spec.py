@@ -18,8 +18,10 @@ class RunSpec:
     """One cell of a grid: a model trained once, then evaluated on every task in ``tasks``.
 
     ``overrides`` are FinetuneConfig fields the user set by hand (e.g. epochs) and ``options``
-    method-specific settings (e.g. a CLIP tag); both are part of the run's identity, so a run
-    with other settings never masquerades as the default.
+    method-specific settings (e.g. a CLIP tag); ``inputs`` fingerprint the files given by hand that
+    change the result (a --weights file, a --data-path, the files an option names; see
+    bench/run/inputs.py). All three are part of the run's identity, so a run with other settings or
+    other files never masquerades as the default or as a finished run.
     """
 
     method: str
@@ -33,6 +35,7 @@ class RunSpec:
     tasks: tuple[str, ...] = DEFAULT_TASKS
     overrides: tuple[tuple[str, Any], ...] = ()
     options: tuple[tuple[str, str], ...] = ()
+    inputs: tuple[tuple[str, str], ...] = ()  # (what, fingerprint), e.g. ("weights", "sha256:...")
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the trained model (every field but ``tasks``)."""
@@ -40,14 +43,19 @@ class RunSpec:
         fields.pop("tasks")
         fields["overrides"] = dict(self.overrides)
         fields["options"] = dict(self.options)
+        fields["inputs"] = dict(self.inputs)
+        if not self.inputs:  # records of runs without files stay as they were
+            del fields["inputs"]
         return fields
 
     @property
     def run_id(self) -> str:
         """A readable file name, unique per identity."""
         name = f"{self.profile}-{self.variant}-{self.adapt}-{self.init}-f{self.fraction:g}-s{self.seed}"
-        if self.overrides or self.options:
+        if self.overrides or self.options or self.inputs:
             settings = {"overrides": dict(self.overrides), "options": dict(self.options)}
+            if self.inputs:  # absent otherwise, so runs without files keep their names
+                settings["inputs"] = dict(self.inputs)
             name += "-" + hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
         return name
 
@@ -63,7 +71,7 @@ def field_values(data: dict[str, Any]) -> dict[str, Any]:
     """``RunSpec.to_dict``'s form in the dataclass's field types: the tables of settings as sorted pairs,
     the tasks as a tuple (anything else is left for the caller to check)."""
     fields = dict(data)
-    for key in ("overrides", "options"):
+    for key in ("overrides", "options", "inputs"):
         if isinstance(fields.get(key), dict):
             fields[key] = tuple(sorted(fields[key].items()))
     if isinstance(fields.get("tasks"), list):

@@ -61,6 +61,7 @@ def run(
     from bench.grid.expand import expand
     from bench.grid.plan import plan_summary, plan_table
     from bench.grid.shard import Shard
+    from bench.run.inputs import with_inputs
     from bench.run.provenance import resolve_device
     from bench.run.runner import Runner, RunSettings, missing_weights
     from bench.run.store import ResultStore
@@ -96,6 +97,7 @@ def run(
         weights_dir=weights_dir,
         save_models=save_models,
     )
+    specs = with_inputs(specs, settings)
     store = ResultStore(results)
     plan = _plan(specs, store, settings, perf)
     if dry_run:

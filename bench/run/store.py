@@ -45,6 +45,7 @@ class ResultStore:
             and record.status == "ok"
             and dict(record.spec.overrides) == dict(spec.overrides)
             and dict(record.spec.options) == dict(spec.options)
+            and dict(record.spec.inputs) == dict(spec.inputs)
             and all(task in record.metrics or task in record.undefined_tasks for task in spec.tasks)
         )
 

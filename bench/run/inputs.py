@@ -1,0 +1,71 @@
+"""Fingerprints of the files a user hands a run (a --weights file, a --data-path, a file an --option
+names), put in each RunSpec's identity: a changed file is a new run, never "already done", and its
+results never mix with those of the old file in one table."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+
+from bench.api import registry
+from bench.api.errors import BenchError
+from bench.api.spec import RunSpec
+from bench.run.runner import RunSettings
+
+CHUNK = 1 << 20
+WHOLE_FILE_LIMIT = 64 * CHUNK  # larger files: size, mtime and a hash of their first and last MiB
+
+
+def file_fingerprint(path: Path) -> str:
+    """A content hash of a file up to WHOLE_FILE_LIMIT; beyond, its size, mtime and a hash of its ends."""
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        if stat.st_size <= WHOLE_FILE_LIMIT:
+            while chunk := file.read(CHUNK):
+                digest.update(chunk)
+            return f"sha256 {digest.hexdigest()[:16]}"
+        digest.update(file.read(CHUNK))
+        file.seek(max(0, stat.st_size - CHUNK))
+        digest.update(file.read())
+    return f"size {stat.st_size}, mtime {stat.st_mtime_ns}, ends sha256 {digest.hexdigest()[:16]}"
+
+
+def folder_fingerprint(path: Path) -> str:
+    """A hash of every file's relative path, size and mtime under ``path`` (a folder dataset's images)."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return f"files sha256 {digest.hexdigest()[:16]}"
+
+
+@cache
+def fingerprint(path: str, what: str) -> str:
+    """The fingerprint of the file or folder ``path`` that ``what`` (a flag) names."""
+    found = Path(path).expanduser()
+    if found.is_dir():
+        return folder_fingerprint(found)
+    if found.is_file():
+        return file_fingerprint(found)
+    raise BenchError(f"{what} {path} does not exist", f"check the path given to {what}")
+
+
+def with_inputs(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunSpec]:
+    """``specs`` with the fingerprints of the files that change their result in their identity."""
+    data = settings.data.path
+    found = []
+    for spec in specs:
+        inputs = {}
+        if data and not registry.dataset_info(spec.dataset).synthetic:
+            inputs["data_path"] = fingerprint(data, "--data-path")
+        if (weights := settings.weights_files.get(spec.method)) and spec.init == "pretrained":
+            inputs["weights"] = fingerprint(weights, "--weights")
+        for key, value in spec.options:
+            if Path(value).expanduser().is_file():
+                inputs[f"option {key}"] = fingerprint(value, f"--option {key}=")
+        found.append(replace(spec, inputs=tuple(sorted(inputs.items()))))
+    return found
