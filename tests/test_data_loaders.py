@@ -511,9 +511,12 @@ def test_folder_layout_loads_classes_in_sorted_order_with_70_15_15(tmp_path: Pat
     check_partition(splits, 40)
     assert "70% train / 15% val / 15% test" in splits.protocol
     images = splits.test.read(np.arange(6))
-    assert images.shape == (6, 12, 12, 3) and images.dtype == np.uint8
+    assert images.shape == (6, folder.FOLDER_SIDE, folder.FOLDER_SIDE, 3) and images.dtype == np.uint8
     green = splits.test.labels == 0  # elliptical images are green
-    assert (images[green, 0, 0, 1] == 200).all() and (images[~green, 0, 0, 0] == 200).all()
+    half = folder.FOLDER_SIDE // 2  # away from the noise band at the top, upscaled from 12 px
+    colour = images[:, half:, half:, :].mean(axis=(1, 2))
+    assert (np.abs(colour[green, 1] - 200) < 8).all() and (np.abs(colour[~green, 0] - 200) < 8).all()
+    assert (colour[green, 0] < 20).all() and (colour[~green, 1] < 20).all()
 
 
 def test_csv_layout_reads_relative_paths_and_label_names(tmp_path: Path) -> None:
@@ -528,9 +531,10 @@ def test_csv_layout_reads_relative_paths_and_label_names(tmp_path: Path) -> None
     assert len(splits.train) + len(splits.val) + len(splits.test) == 30
     assert class_counts(splits.val.labels, 3) == [2, 2, 2]
     images = splits.val.read(np.arange(6))
-    assert images.shape == (6, 16, 16, 3)
+    assert images.shape == (6, folder.FOLDER_SIDE, folder.FOLDER_SIDE, 3)
     expected = np.array([170, 90, 10])[splits.val.labels]
-    solid_part = images[:, 8:, 8:, 0].mean(axis=(1, 2))  # away from the noise band at the top
+    half = folder.FOLDER_SIDE // 2
+    solid_part = images[:, half:, half:, 0].mean(axis=(1, 2))  # away from the noise band at the top
     assert np.abs(solid_part - expected).max() <= 6  # jpeg is lossy
 
 
@@ -544,15 +548,41 @@ def test_folder_source_crops_and_resizes_mixed_sizes(tmp_path: Path) -> None:
         save_image(tmp_path / "gray.png", (20, 20), (100, 100, 100), mode="L"),
         tmp_path / "wide.png",
     ]
-    source = FolderImageSource(paths)
+    source = FolderImageSource(paths, size=16)
     assert source.size == 16 and len(source) == 4
     images = source.read(np.array([3, 0, 1, 2]))
     assert images.shape == (4, 16, 16, 3) and images.dtype == np.uint8
     assert (images[0] == [255, 0, 0]).all()  # the blue sides were cropped away
     assert (images[3] == 100).all()  # grayscale became RGB
-    assert FolderImageSource(paths[::-1]).size == 10  # a non-square first image: its shorter side
+    # Whatever the first image's size, every image is read at the working side (a huge first image once
+    # made every image huge).
+    assert FolderImageSource(paths[::-1]).size == FolderImageSource(paths).size == folder.FOLDER_SIDE
     assert FolderImageSource(paths, size=24).read(np.array([1])).shape == (1, 24, 24, 3)
     assert pickle.loads(pickle.dumps(source)).read(np.array([0])).shape == (1, 16, 16, 3)
+
+
+def test_16_bit_images_are_scaled_not_clipped(tmp_path: Path) -> None:
+    ramp = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000).astype(np.uint16)  # 0 .. 63000
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    [image] = FolderImageSource([tmp_path / "deep.png"], size=8).read(np.array([0]))
+    assert np.array_equal(image[..., 0], np.round(ramp / 257.0).astype(np.uint8))  # not 255 everywhere
+    assert (image[..., 0] == 255).mean() < 0.05
+
+
+def test_a_csv_path_outside_its_folder_is_refused_and_thin_classes_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = save_image(tmp_path / "elsewhere.png", (8, 8), (1, 2, 3))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "labels.csv").write_text(f"path,label\n../{outside.name},spiral\n")
+    with pytest.raises(BenchError) as error:
+        folder.load(DataOptions(path=str(tmp_path / "data" / "labels.csv")))
+    assert_bench_error(error, "outside the CSV's folder", "move the images under the CSV's folder")
+    make_class_folders(tmp_path / "classes", per_class=20)
+    save_image(tmp_path / "classes" / "merger" / "a.png", (12, 12), (9, 9, 9))
+    folder.load(DataOptions(path=str(tmp_path / "classes")))
+    assert "class(es) merger (1) have fewer than 3 images" in capsys.readouterr().err
 
 
 def test_corrupt_image_is_named_when_read(tmp_path: Path) -> None:

@@ -12,12 +12,17 @@ from PIL import Image
 from bench.api.data import DataOptions, DatasetInfo, DatasetSplits, GalaxyData
 from bench.api.errors import BenchError
 from bench.data.splits import split_dataset
+from bench.io.progress import console
 
 NAME = "folder"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 CSV_COLUMNS = ("path", "label")
 VAL_FRACTION = 0.15
 TEST_FRACTION = 0.15
+# Every image is cropped to a square and resized to this side as it is read, whatever its own size: the
+# largest input of the shipped profiles (the paper's 224 px; a method resizes further to its own input).
+FOLDER_SIDE = 224
+MIN_SPLIT_CLASS = 3  # images a class needs to have one in each of train, val and test
 
 _LAYOUT_FIX = (
     "pass --data-path DIR with one subfolder of images per class, "
@@ -26,23 +31,27 @@ _LAYOUT_FIX = (
 
 
 def _open_rgb(path: Path) -> Image.Image:
-    """The image at ``path`` decoded as RGB; a file PIL cannot read becomes a BenchError naming it."""
+    """The image at ``path`` decoded as RGB; a file PIL cannot read becomes a BenchError naming it.
+
+    16-bit greyscale images (PIL modes I;16* and I) are scaled from their 0-65535 range to 0-255, not
+    clipped at 255 as PIL's own conversion does.
+    """
     try:
         with Image.open(path) as image:
+            if image.mode.startswith("I;16") or image.mode == "I":
+                wide = np.asarray(image, dtype=np.float64)
+                return Image.fromarray(np.round(np.clip(wide, 0, 65535) / 257.0).astype(np.uint8)).convert("RGB")
             return image.convert("RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise BenchError(f"cannot read image {path}: {error}", "replace or remove that file") from error
 
 
 class FolderImageSource:
-    """Image files read on demand as RGB, centre-cropped to a square and resized to ``size`` pixels.
+    """Image files read on demand as RGB, centre-cropped to a square and resized to ``size`` pixels."""
 
-    ``size`` defaults to the shorter side of the first image (its size, if square).
-    """
-
-    def __init__(self, paths: Sequence[Path], size: int | None = None) -> None:
+    def __init__(self, paths: Sequence[Path], size: int = FOLDER_SIDE) -> None:
         self.paths = tuple(Path(path) for path in paths)
-        self.size = size if size is not None else min(_open_rgb(self.paths[0]).size)
+        self.size = size
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -112,6 +121,11 @@ def _read_csv(csv_path: Path) -> tuple[list[Path], list[str]]:
         if not fields["path"] or not fields["label"]:
             raise BenchError(f"{csv_path} line {line} lacks a path or a label", "fill in both columns")
         path = csv_path.parent / fields["path"]
+        if not path.resolve().is_relative_to(csv_path.parent.resolve()):
+            raise BenchError(
+                f"{csv_path} line {line} names {fields['path']}, outside the CSV's folder {csv_path.parent}",
+                "move the images under the CSV's folder and give their paths relative to it",
+            )
         if not path.is_file():
             raise BenchError(
                 f"{csv_path} line {line} names {path}, which does not exist",
@@ -141,6 +155,11 @@ def load(options: DataOptions) -> DatasetSplits:
         raise BenchError(f"{root} holds only one class ({class_names[0]})", "give at least two classes")
     index = {name: i for i, name in enumerate(class_names)}
     labels = np.array([index[name] for name in names], dtype=np.int64)
+    counts = np.bincount(labels, minlength=len(class_names))
+    thin = [f"{name} ({count})" for name, count in zip(class_names, counts, strict=True) if count < MIN_SPLIT_CLASS]
+    if thin:
+        console.print(f"[yellow]warning:[/] {root}: class(es) {', '.join(thin)} have fewer than {MIN_SPLIT_CLASS} "
+                      "images, so they cannot be in every split (all of theirs go to training)", soft_wrap=True)
     data = GalaxyData(FolderImageSource(paths), labels, class_names, NAME)
     listing = (root,) if root.is_file() else ()  # the CSV, whose rows name the images
     return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed, files=(*listing, *paths))
