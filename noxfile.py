@@ -45,3 +45,11 @@ def perf(session: nox.Session) -> None:
         "--benchmark-min-rounds=3",
         *session.posargs, env={"BENCH_NO_PROGRESS": "1"},
     )
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    """Fault injection: every bad input and fault of the reliability issue through the real `bench`
+    command on tiny demo data, as a table (tests/faults.py); fails when any case is not clean."""
+    session.install("-e", ".[dev]")
+    session.run("python", "tests/faults.py", env={"BENCH_NO_PROGRESS": "1"})

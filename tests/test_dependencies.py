@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # test_metrics: other tests import its reference metrics
-OWN = {"bench", "baselines", "methods", "tests", "ratios", "plugins", "conftest", "test_metrics"}
+OWN = {"bench", "baselines", "methods", "tests", "ratios", "plugins", "conftest", "test_metrics", "test_shard_claims"}
 
 
 def declared(extra: str | None = None) -> set[str]:

@@ -56,12 +56,15 @@ def run(
     perf: Annotated[Optional[Path], typer.Option(help="`bench perf` file for --dry-run estimates.")] = None,
 ) -> None:
     """Fine-tune and evaluate every cell of a grid; finished cells, and cells another process is running, are
-    skipped."""
+    skipped (exit 0; the last line counts the cells others hold: rerun to pick them up). A failed cell
+    exits 1 after the grid; SIGINT or SIGTERM stops it at once, exit 130 or 143, keeping nothing of the
+    cell it interrupted: rerun the same command to resume."""
     from bench.grid import files as grids
     from bench.grid.expand import expand
     from bench.grid.plan import plan_summary, plan_table
     from bench.grid.shard import Shard
     from bench.run.inputs import with_inputs
+    from bench.run.interrupt import exit_code, sigterm_interrupts
     from bench.run.provenance import resolve_device
     from bench.run.runner import Runner, RunSettings, missing_weights
     from bench.run.store import ResultStore
@@ -110,8 +113,15 @@ def run(
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
         raise typer.Exit(2)
     console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
-    records = Runner(settings, store).run(specs, [cell.seconds for cell in plan.cells])
+    runner = Runner(settings, store)
+    try:
+        with sigterm_interrupts():
+            records = runner.run(specs, [cell.seconds for cell in plan.cells])
+    except KeyboardInterrupt as interrupt:  # the runner has said which cell, and released its claim
+        raise typer.Exit(exit_code(interrupt)) from None
     stdout.print(results_table(records))
+    if held := len(runner.held_elsewhere):
+        console.print(f"{held} cells skipped: being run by other processes; rerun to pick them up", soft_wrap=True)
     if any(r.status != "ok" for r in records):
         raise typer.Exit(1)
 

@@ -2,11 +2,12 @@
 one cell twice.
 
 A claim is a small JSON file beside the cell's record (``<run_id>.claim``) holding the pid, host and
-start time of the process running it, created atomically (``O_CREAT | O_EXCL``: of two processes
-only one can create it). It is removed when the record is written or the run fails. A claim is stale,
-and taken over, when its process is dead (known only on the same host) or it is older than
-``STALE_AFTER_S``; a run killed on another host therefore blocks its cell for that long, unless its
-claim file is deleted by hand.
+start time of the process running it. It is written whole to a temp file first, then hard-linked into
+place (of two processes only one can create the link), so a claim is never seen half-written. It is
+removed when the record is written or the run fails. A claim is stale, and taken over with one line
+saying why, when its file cannot be read as a claim (empty or damaged, e.g. by a full disk), its
+process is dead (known only on the same host) or it is older than ``STALE_AFTER_S``; a run killed on
+another host therefore blocks its cell for that long, unless its claim file is deleted by hand.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.markup import escape
+
+from bench.io.atomic import naming, temp_beside
+from bench.io.processes import alive
+from bench.io.progress import console
+
 STALE_AFTER_S = 48 * 3600.0  # longer than any one cell of the paper's grids takes
 TAKEOVER_STALE_AFTER_S = 60.0  # a takeover lock is held for milliseconds: older ones were left by a crash
 
@@ -31,16 +38,25 @@ class Holder:
     pid: int
     host: str
     created: float  # seconds since the epoch
+    damaged: bool = False  # the claim file could not be read as a claim: it names no process
 
     @classmethod
     def this_process(cls) -> Holder:
         return cls(os.getpid(), socket.gethostname(), time.time())
 
-    def is_stale(self, max_age_s: float) -> bool:
-        """True when the holder is dead (same host) or the claim is older than ``max_age_s``."""
+    def stale_reason(self, max_age_s: float) -> str | None:
+        """Why the claim is stale (its file damaged, its holder dead on this host, or the claim older
+        than ``max_age_s``); None while its holder may still be running."""
+        if self.damaged:
+            return "its file is empty or damaged"
         if time.time() - self.created > max_age_s:
-            return True
-        return self.host == socket.gethostname() and not _alive(self.pid)
+            return f"it is older than {max_age_s / 3600:g} h"
+        if self.host == socket.gethostname() and not alive(self.pid):
+            return f"its process (pid {self.pid} on {self.host}) is dead"
+        return None
+
+    def is_stale(self, max_age_s: float) -> bool:
+        return self.stale_reason(max_age_s) is not None
 
     def describe(self) -> str:
         since = datetime.fromtimestamp(self.created, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -57,19 +73,20 @@ def holder(record: Path) -> Holder | None:
     path = claim_path(record)
     try:
         text = path.read_text()
-        modified = path.stat().st_mtime
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError):
+        return Holder(-1, "unknown", 0.0, damaged=True)
     try:
         fields = json.loads(text)
         return Holder(int(fields["pid"]), str(fields["host"]), float(fields["created"]))
-    except (ValueError, TypeError, KeyError):  # being written this instant, or damaged: judge it by its age alone
-        return Holder(-1, "unknown", modified)
+    except (ValueError, TypeError, KeyError):  # claims are linked into place whole: this one is damaged
+        return Holder(-1, "unknown", 0.0, damaged=True)
 
 
 def acquire(record: Path, max_age_s: float = STALE_AFTER_S) -> Holder | None:
     """Claim ``record``'s cell for this process. Returns None when this process now holds it, else the
-    live holder that does. A stale claim is taken over."""
+    live holder that does. A stale claim is taken over, in one line saying why."""
     path = claim_path(record)
     path.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(5):
@@ -78,7 +95,8 @@ def acquire(record: Path, max_age_s: float = STALE_AFTER_S) -> Holder | None:
         current = holder(record)
         if current is not None and not current.is_stale(max_age_s):
             return current
-        _take_over(record, max_age_s)
+        if (reason := _take_over(record, max_age_s)) is not None:
+            console.print(f"taking over the claim {escape(str(path))}: {reason}", soft_wrap=True)
     return holder(record) or Holder(-1, "unknown", time.time())
 
 
@@ -96,42 +114,35 @@ def live_holder(record: Path, max_age_s: float = STALE_AFTER_S) -> Holder | None
 
 
 def _create(path: Path, content: str) -> bool:
-    """Create ``path`` holding ``content``, only if it does not exist: True when this call made it."""
+    """Create ``path`` holding ``content`` whole, only if it does not exist: True when this call made it."""
+    temp = temp_beside(path)
     try:
-        handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        with naming(path):
+            temp.write_text(content)
+            os.link(temp, path)
     except FileExistsError:
         return False
-    with os.fdopen(handle, "w") as file:
-        file.write(content)
+    finally:
+        temp.unlink(missing_ok=True)
     return True
 
 
-def _take_over(record: Path, max_age_s: float) -> None:
+def _take_over(record: Path, max_age_s: float) -> str | None:
     """Delete ``record``'s claim if it is still stale, under a lock so that of several processes judging
-    the same stale claim, none deletes the fresh claim another has made meanwhile."""
+    the same stale claim, none deletes the fresh claim another has made meanwhile. Returns why it was
+    stale when this call deleted it."""
     lock = claim_path(record).with_suffix(".takeover")
     if not _create(lock, str(os.getpid())):
         with contextlib.suppress(FileNotFoundError):
             if time.time() - lock.stat().st_mtime > TAKEOVER_STALE_AFTER_S:
                 lock.unlink()
         time.sleep(0.05)
-        return
+        return None
     try:
         current = holder(record)
-        if current is not None and current.is_stale(max_age_s):
+        reason = None if current is None else current.stale_reason(max_age_s)
+        if reason is not None:
             claim_path(record).unlink(missing_ok=True)
+        return reason
     finally:
         lock.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True

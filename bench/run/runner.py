@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import random
@@ -26,10 +27,12 @@ from bench.api.profiles import get_profile
 from bench.api.spec import RunSpec
 from bench.data.splits import nested_fraction
 from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, thin_classes
+from bench.io.atomic import remove_stale_temps
 from bench.io.progress import console, progress_bar
 from bench.run import claims, provenance
 from bench.run.artifacts import from_outputs, save_artifacts
 from bench.run.eta import GridClock
+from bench.run.interrupt import signal_of
 from bench.run.record import RunData, RunRecord, describe
 from bench.run.store import ResultStore
 from bench.train.linear_probe import frozen_config
@@ -85,6 +88,9 @@ def describe_error(error: BaseException) -> str:
         return f"the run's record is not valid: {describe(error)}"
     if isinstance(error, torch.OutOfMemoryError):
         return "out of memory. Fix: lower --batch-size, or use a smaller --profile"
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = Path(error.filename).parent if error.filename else "the results directory"
+        return f"no space left on device in {where}. Fix: free space or choose --results elsewhere"
     return f"{type(error).__name__}: {error}"
 
 
@@ -95,6 +101,7 @@ class Runner:
         self.settings = settings
         self.store = store or ResultStore(settings.results)
         self._datasets: dict[str, DatasetSplits | BenchError] = {}
+        self.held_elsewhere: list[RunSpec] = []  # the last run's cells skipped as other live processes held them
 
     def dataset(self, name: str) -> DatasetSplits:
         if name not in self._datasets:
@@ -109,8 +116,14 @@ class Runner:
 
     def run(self, specs: list[RunSpec], estimates: Sequence[float | None] | None = None) -> list[RunRecord]:
         """Run every spec not already done and not being run by another live process (see
-        bench.run.claims); returns the records of this call's runs. ``estimates`` (seconds per spec,
-        from bench.grid.plan) drive the time left the progress bar shows."""
+        bench.run.claims; those it skips are left in ``held_elsewhere``); returns the records of this
+        call's runs, written or not (a record the disk refused is returned all the same). ``estimates``
+        (seconds per spec, from bench.grid.plan) drive the time left the progress bar shows. Temp files
+        that killed writers left in the results directory are removed first."""
+        if removed := remove_stale_temps(self.store.root, claims.STALE_AFTER_S):
+            console.print(f"removed {len(removed)} temp file(s) left by killed writers in {self.store.root}",
+                          soft_wrap=True)
+        self.held_elsewhere = []
         todo = [(i, spec) for i, spec in enumerate(specs) if not self.store.is_done(spec)]
         if skipped := len(specs) - len(todo):
             console.print(f"{skipped} of {len(specs)} runs already done in {self.store.root}: skipped")
@@ -134,20 +147,49 @@ class Runner:
 
     def _run_claimed(self, spec: RunSpec) -> RunRecord | None:
         """Run ``spec`` and write its record while holding its claim; None when another live process
-        holds it, or finished it since this grid started."""
+        holds it, or finished it since this grid started. Interrupted (SIGINT, or SIGTERM under
+        bench.run.interrupt), it keeps nothing of the cell, releases the claim and says so."""
         path = self.store.path_for(spec)
-        if (other := claims.acquire(path)) is not None:
+        try:
+            other = claims.acquire(path)
+        except OSError as error:  # the claim itself cannot be written (a full disk): not run, not recorded
+            return RunRecord(run_id=spec.run_id, spec=spec, **_failure(error))
+        if other is not None:
             console.print(f"skipped {_cell(spec)}: being run by {other.describe()}", soft_wrap=True)
+            self.held_elsewhere.append(spec)
             return None
         try:
             if self.store.is_done(spec):
                 return None
             console.print(f"running {_cell(spec)} (pid {os.getpid()})", soft_wrap=True)
-            record = self.run_one(spec)
-            self.store.write(record)
+            return self._keep(self.run_one(spec))
+        except KeyboardInterrupt as interrupt:
+            if not self.store.is_done(spec):
+                self._discard_outputs(spec)
+            console.print(f"interrupted {_cell(spec)} ({signal_of(interrupt).name}): nothing of it kept, its claim "
+                          "released; rerun the same command to resume the grid from it", soft_wrap=True)
+            raise
         finally:
             claims.release(path)
+
+    def _keep(self, record: RunRecord) -> RunRecord:
+        """Write ``record`` (a failed run keeps no outputs). When the disk refuses it (e.g. full), that
+        failure becomes the cell's outcome: its failed record is written instead, or, refused too, said
+        in one line. Returns the outcome."""
+        try:
+            if record.status != "ok":
+                self._discard_outputs(record.spec)
+            self.store.write(record)
+        except OSError as error:
+            if record.status == "ok":
+                return self._keep(_as_failed(record, error))
+            console.print(f"[red]not recorded[/] {_cell(record.spec)}: {describe_error(error)}", soft_wrap=True)
         return record
+
+    def _discard_outputs(self, spec: RunSpec) -> None:
+        """Delete the files a run of ``spec`` writes before its record: its test outputs and saved model."""
+        for suffix in (".npz", ".pt"):
+            self.store.path_for(spec).with_suffix(suffix).unlink(missing_ok=True)
 
     def run_one(self, spec: RunSpec) -> RunRecord:
         """Train and evaluate one spec; any failure becomes a failed record instead of an exception."""
@@ -240,6 +282,13 @@ def image_side(data: GalaxyData) -> int:
 def _failure(error: BaseException) -> dict[str, Any]:
     """The fields of a failed record: the one-line reason and the traceback."""
     return {"status": "failed", "error": describe_error(error), "traceback": traceback.format_exc()}
+
+
+def _as_failed(record: RunRecord, error: BaseException) -> RunRecord:
+    """``record``'s run failed by ``error``: when, where and how long it ran, none of its results."""
+    facts = ("run_id", "spec", "started_at", "environment", "wall_seconds", "finished_at", "peak_memory_mb",
+             "memory_kind")
+    return RunRecord(**{name: getattr(record, name) for name in facts}, **_failure(error))
 
 
 def _cell(spec: RunSpec) -> str:
