@@ -186,7 +186,7 @@ def inspect(case: Case, outcome: Outcome, folder: Path) -> dict[str, object]:
             record = json.loads(content)
             spec = record["spec"]
             key = json.dumps({k: v for k, v in spec.items() if k != "tasks"}, sort_keys=True)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             corrupt += path not in outcome.before  # planted bad files are the case's input, not its damage
             continue
         cells[key] = cells.get(key, 0) + 1
