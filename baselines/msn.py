@@ -10,6 +10,7 @@ final layernorm. transformers is imported only when a model is built.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,10 +18,10 @@ from torch import nn
 
 from baselines import cards
 from baselines.vit import TINY_VIT, lastufka_vit_config
-from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, implements
 from bench.api.profiles import Profile
 from bench.api.weights import ResolvedWeights, WeightsSpec
+from bench.train.checkpoint import folder_weights_file, reading, require_all, weights_fix
 from bench.train.classifier import BackboneClassifier
 from bench.train.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 
@@ -105,17 +106,20 @@ class MSN(BackboneClassifier):
         return backbone, backbone.num_features, Preprocessing(image_size=size, mean=mean, std=std)
 
     def _from_pretrained(self, folder: str) -> Any:
+        """ViTMSNModel from ``folder``; BenchError unless every weight came from its file (with
+        ``ignore_mismatched_sizes`` transformers reports tensors of another shape instead of
+        raising; it would fill them, and missing ones, with random values: never silently)."""
         from transformers import ViTMSNModel
 
-        loaded: Any = ViTMSNModel.from_pretrained(folder, output_loading_info=True)
+        fix = weights_fix(self.name, HUB_REPO)
+        file = str(folder_weights_file(Path(folder)))
+        with reading(self.name, file, fix):
+            loaded: Any = ViTMSNModel.from_pretrained(folder, output_loading_info=True, ignore_mismatched_sizes=True)
         model, info = loaded
-        missing = list(info.get("missing_keys", [])) + list(info.get("mismatched_keys", []))
-        if missing:  # transformers would fill them with random values: never silently
-            raise BenchError(
-                f"{self.name}: the checkpoint in {folder} lacks {len(missing)} of ViTMSNModel's weights "
-                f"(e.g. {missing[0]})",
-                f"point --weights {self.name}= / BENCH_WEIGHTS_DIR at the files of {HUB_REPO}",
-            )
+        mismatched = [f"{key}: file {tuple(saved)}, model {tuple(built)}" for key, saved, built in
+                      sorted(info.get("mismatched_keys", []))]
+        missing = sorted(info.get("missing_keys", []))
+        require_all(self.name, file, len(model.state_dict()), missing, mismatched, fix)
         return model
 
     @staticmethod

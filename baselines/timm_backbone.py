@@ -1,13 +1,15 @@
 """Baselines whose backbone is a timm model: full-size pretrained for the paper, tiny for the demo.
 
-Two ways timm publishes weights, one loader (``timm.create_model``) for both:
+Two ways timm publishes weights, one loader for both: ``timm.create_model`` builds the model from
+its pretrained config, then timm's own ``load_pretrained`` reads the config's weights, checked by
+bench/train/checkpoint.py to fill every tensor (timm alone only warns about a foreign file):
 
 - an ``arch.tag`` name (``vit_base_patch16_224.mae``): one ``model.safetensors`` in the Hub repo
   named by the tag's pretrained config; the architecture and preprocessing come from timm's
-  registry. ``TimmBaseline`` loads the resolved file with ``pretrained_cfg_overlay={"file": ...}``;
+  registry. ``TimmBaseline`` points the config at the resolved file (``pretrained_cfg_overlay={"file": ...}``);
   ``--option weights_tag=TAG`` swaps the default tag for another of the same architecture.
 - an ``hf_hub:owner/repo`` name: a Hub repo holding ``config.json`` (architecture, mean/std)
-  beside the weights. ``TimmHubBaseline`` resolves the repo to a local folder and loads it with
+  beside the weights. ``TimmHubBaseline`` resolves the repo to a local folder and builds it with
   ``timm.create_model("local-dir:FOLDER")``, which reads that same config and weights as
   ``hf_hub:`` would, but from wherever bench/train/weights.py found them.
 """
@@ -15,6 +17,7 @@ Two ways timm publishes weights, one loader (``timm.create_model``) for both:
 from __future__ import annotations
 
 import json
+import sys
 from abc import abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +30,7 @@ from bench.api.errors import BenchError
 from bench.api.method import BuildContext
 from bench.api.profiles import Profile
 from bench.api.weights import ResolvedWeights, WeightsChoice, WeightsSpec
+from bench.train.checkpoint import checked_load, folder_weights_file, weights_fix
 from bench.train.classifier import BackboneClassifier
 from bench.train.preprocess import Preprocessing
 
@@ -66,6 +70,16 @@ def timm_hub_weights_spec(method: str, hub_name: str) -> WeightsSpec:
         hub_config_files=("config.json",),
         weights_aliases=("model.safetensors",),
     )
+
+
+def load_checked(model: nn.Module, method: str, weights: ResolvedWeights, file: Path) -> nn.Module:
+    """Load ``model``'s pretrained weights (from its pretrained config's file or folder) through
+    timm's own ``load_pretrained``, with the checkpoint filter timm builds that architecture with
+    (each model module's ``checkpoint_filter_fn``), and check that every tensor arrived."""
+    filter_fn = getattr(sys.modules[type(model).__module__], "checkpoint_filter_fn", None)
+    with checked_load(model, method, str(file), weights_fix(method, weights.identifier or method)):
+        timm.models.load_pretrained(model, num_classes=0, filter_fn=filter_fn, strict=False)
+    return model
 
 
 class TimmBackbone(BackboneClassifier):
@@ -160,13 +174,14 @@ class TimmBaseline(TimmBackbone):
 
     def full_backbone(self, ctx: BuildContext, weights: ResolvedWeights, image_size: int) -> nn.Module:
         overlay = {"file": weights.path} if weights.path else None
-        return timm.create_model(
+        model = timm.create_model(
             self.timm_name(ctx.profile, ctx.options),
-            pretrained=weights.init == "pretrained",
+            pretrained=False,
             pretrained_cfg_overlay=overlay,
             num_classes=0,
             **self.model_kwargs(image_size),
         )
+        return load_checked(model, self.name, weights, Path(weights.path)) if weights.path else model
 
     def reference_model(self) -> str:
         return self.paper_model
@@ -192,7 +207,7 @@ class TimmHubBaseline(TimmBackbone):
         kwargs = self.model_kwargs(image_size)
         if weights.init != "pretrained":
             return timm.create_model(self.architecture, pretrained=False, num_classes=0, **kwargs)
-        fix = f"point --weights {self.name}= / BENCH_WEIGHTS_DIR at the files of {self.paper_model}"
+        fix = weights_fix(self.name, self.paper_model)
         config = Path(str(weights.path)) / "config.json"
         try:
             built = json.loads(config.read_text()).get("architecture")
@@ -201,10 +216,5 @@ class TimmHubBaseline(TimmBackbone):
         if built != self.architecture:
             raise BenchError(f"{self.name}: the config.json in {weights.path} builds {built}, not {self.architecture}",
                              fix)
-        try:
-            return timm.create_model(f"local-dir:{weights.path}", pretrained=True, num_classes=0, **kwargs)
-        except Exception as error:  # torch, safetensors and timm raise many types for unreadable or mismatched weights
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise BenchError(
-                f"{self.name}: the weights in {weights.path} cannot be loaded ({type(error).__name__}: {reason})", fix
-            ) from error
+        model = timm.create_model(f"local-dir:{weights.path}", pretrained=False, num_classes=0, **kwargs)
+        return load_checked(model, self.name, weights, folder_weights_file(Path(str(weights.path))))

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# test_metrics: other tests import its reference metrics
-OWN = {"bench", "baselines", "methods", "tests", "ratios", "plugins", "conftest", "test_metrics", "test_shard_claims"}
+# test_metrics, test_shard_claims, test_weights, test_zoobot_recipe: other tests import their references and helpers
+OWN = {"bench", "baselines", "methods", "tests", "ratios", "plugins", "conftest", "test_metrics", "test_shard_claims",
+       "test_weights", "test_zoobot_recipe"}
 
 
 def declared(extra: str | None = None) -> set[str]:

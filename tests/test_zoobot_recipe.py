@@ -211,4 +211,5 @@ def test_corrupt_weights_folder_is_one_line(tmp_path: Path, run_bench: RunBench)
     result = run_bench([*PAPER_RUN, "--weights", f"{METHOD}={folder}", "--results", str(tmp_path / "results")])
     assert result.exit_code == 1
     [line] = [line for line in result.output.splitlines() if line.startswith("failed")]
-    assert f"the weights in {folder} cannot be loaded" in line and "Fix: point --weights" in line
+    assert f"{folder / 'pytorch_model.bin'} is not a torch or safetensors checkpoint" in line
+    assert "Fix: point --weights" in line

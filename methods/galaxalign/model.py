@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.api.errors import BenchError
-from bench.api.weights import WeightsSpec
+from bench.api.weights import RANDOM_INIT, ResolvedWeights, WeightsSpec
+from bench.train.checkpoint import checked_load, weights_fix
 from methods.galaxalign import tiny_convnext
 from methods.galaxalign.loss import MAX_LOGIT_SCALE
 
@@ -97,21 +98,27 @@ def clip_weights_spec(method: str, arch: ClipArch, tag: str) -> WeightsSpec:
     return WeightsSpec(method, identifier, repo, files[0], local, weights_aliases=tuple(files[1:]))
 
 
-def create_clip(model_name: str, image_size: int, checkpoint: str | None, quick_gelu: bool = False) -> Any:
-    """An open_clip CLIP (untyped there, hence Any), loaded from ``checkpoint`` by open_clip's own loader."""
+def create_clip(
+    model_name: str, image_size: int, method: str, weights: ResolvedWeights = RANDOM_INIT, quick_gelu: bool = False
+) -> Any:
+    """An open_clip CLIP (untyped there, hence Any) for ``method``; pretrained ``weights`` are
+    loaded by open_clip's own ``load_checkpoint`` (its key conversions and position-embedding
+    resizing) and checked to hold every tensor of the model."""
     config = open_clip.get_model_config(model_name)
     if config is None:
         raise BenchError(f"open_clip has no model {model_name!r}", "reinstall open_clip_torch>=3")
     native = config["vision_cfg"].get("image_size", image_size)
     kwargs: dict[str, Any] = {"force_image_size": image_size} if native != image_size else {}
-    if checkpoint is not None:
-        kwargs["pretrained"] = checkpoint
     root = logging.getLogger()
-    root.addFilter(_random_init_notice)  # the run record says init=random; no need to warn
+    root.addFilter(_random_init_notice)  # the weights are loaded below, or the run record says init=random
     try:
-        return open_clip.create_model(model_name, force_quick_gelu=quick_gelu, **kwargs)
+        model = open_clip.create_model(model_name, force_quick_gelu=quick_gelu, **kwargs)
     finally:
         root.removeFilter(_random_init_notice)
+    if weights.path is not None:
+        with checked_load(model, method, weights.path, weights_fix(method, weights.identifier or model_name)):
+            open_clip.load_checkpoint(model, weights.path)
+    return model
 
 
 def _random_init_notice(record: logging.LogRecord) -> bool:

@@ -135,7 +135,7 @@ class GalaxAlign:
             weights = for_run(self.name, spec, ctx.init, ctx.weights_file, ctx.weights_dir)
         self.quick_gelu = weights.init == "pretrained" and bool(tag_cfg.get("quick_gelu"))  # e.g. OpenAI's tags
         def build_clip() -> Any:
-            return create_clip(self.model_name, ctx.profile.image_size, weights.path, self.quick_gelu)
+            return create_clip(self.model_name, ctx.profile.image_size, self.name, weights, self.quick_gelu)
 
         key = (self.model_name, ctx.profile.image_size, self.quick_gelu)
         clip = pretrained_copy(weights, key, build_clip) if weights.init == "pretrained" else build_clip()
@@ -341,7 +341,7 @@ class GalaxAlign:
                              f"load it with --method {saved['method']}")
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.model_name, self.quick_gelu = saved["model_name"], saved["quick_gelu"]
-        model = TriModalCLIP(create_clip(self.model_name, saved["image_size"], None, self.quick_gelu))
+        model = TriModalCLIP(create_clip(self.model_name, saved["image_size"], self.name, quick_gelu=self.quick_gelu))
         if saved["symbol_encoder"]:
             model.split_symbol_encoder()
         model.load_state_dict(saved["state_dict"])
