@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bench.api.data import DataOptions
+from bench.cli import checks
 from bench.cli.common import DataDir, DataPath, stdout, table
 from bench.data.duplicates.find import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD
 from bench.data.duplicates.fingerprint import HASH_BITS
@@ -44,10 +45,10 @@ def audit(
     from bench.audit.audit import run_audit
     from bench.audit.report import write_audit_report
     from bench.data.duplicates.find import DuplicateSettings
-    from bench.run.provenance import resolve_device
-
+    checks.check_folder(out, "--out")
+    chosen = checks.device(device, used=method is not None)
     settings = DuplicateSettings(threshold, similarity)
-    found = run_audit(dataset, DataOptions(data_dir=data_dir, path=data_path), settings, method, resolve_device(device))
+    found = run_audit(dataset, DataOptions(data_dir=data_dir, path=data_path), settings, method, chosen)
     rows = [[name, f"{value:,}"] for name, value in found.counts().items()]
     stdout.print(table(f"Leakage audit: {dataset} ({found.duplicates.criterion()})", ["count", "value"], rows))
     markdown, sheet = write_audit_report(found, out)

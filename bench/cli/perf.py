@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from bench.api import registry
+from bench.cli import checks
 from bench.cli.common import split_list, stdout, table
 from bench.io.progress import console
 
@@ -28,9 +29,10 @@ def perf(
     from bench.api.profiles import get_profile
     from bench.perf.measure import PerfSettings, measure
     from bench.perf.report import HEADERS, method_row, write_perf
-    from bench.run.provenance import resolve_device
-
-    settings = PerfSettings.for_device(get_profile(profile), resolve_device(device), steps=steps, warmup_steps=warmup,
+    checks.check_overrides({"batch_size": batch_size} if batch_size is not None else {})
+    checks.check_folder(out.parent, "--out")
+    settings = PerfSettings.for_device(get_profile(profile), checks.device(device, used=True), steps=steps,
+                                       warmup_steps=warmup,
                                        images=images, batch_size=batch_size, compile=compile, reference_workers=workers)
     names = registry.method_names() if methods == "all" else [registry.method_card(m).name
                                                                for m in split_list(methods)]

@@ -9,6 +9,7 @@ import typer
 
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
+from bench.cli import checks
 from bench.cli.common import DataDir, split_list
 from bench.io.progress import console
 
@@ -32,10 +33,12 @@ def report(
     from bench.run.store import ResultStore
 
     chosen = list(dict.fromkeys(name for value in formats for name in split_list(value)))
-    if unknown := [name for name in chosen if name not in FORMATS]:
-        raise BenchError(f"unknown --format {', '.join(unknown)}", f"use {', '.join(FORMATS)} (comma-separated)")
+    checks.known(chosen, FORMATS, "--format")
+    if results.exists() and not results.is_dir():
+        raise BenchError(f"--results {results} is a file, not a results directory", "pass --results DIR")
     if not results.is_dir():
         raise BenchError(f"results directory {results} does not exist", "run `bench run` first or pass --results DIR")
+    checks.check_folder(out, "--out")
     records = list(ResultStore(results).records())
     for name in chosen:
         if name == "md":
@@ -54,6 +57,7 @@ def merge_command(
     else the newer, is kept; every file is written atomically."""
     from bench.run.merge import merge
 
+    checks.check_folder(into, "--into")
     report = merge(sources, into)  # says which source files it skipped, and why
     for path in report.conflicts:
         console.print(f"[yellow]conflict:[/] two different successful records of {path}; kept the newer",

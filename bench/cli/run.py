@@ -12,6 +12,8 @@ from bench.api import registry
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.api.method import ADAPTS
+from bench.api.profiles import get_profile
+from bench.cli import checks
 from bench.cli.common import DataDir, DataPath, WeightsDir, parse_pairs, split_list, stdout, table
 from bench.io.progress import console
 
@@ -65,7 +67,6 @@ def run(
     from bench.grid.shard import Shard
     from bench.run.inputs import with_inputs
     from bench.run.interrupt import exit_code, sigterm_interrupts
-    from bench.run.provenance import resolve_device
     from bench.run.runner import Runner, RunSettings, missing_weights
     from bench.run.store import ResultStore
 
@@ -74,7 +75,10 @@ def run(
     if adapt not in ADAPTS:
         raise BenchError(f"--adapt {adapt!r} is not one of {', '.join(ADAPTS)}", "pass e.g. --adapt full")
     overrides = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr}.items() if v is not None}
+    checks.check_overrides(overrides)
     options = parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k")
+    weights_files = parse_pairs(weights, "--weights", "resnet18=/data/r18.safetensors")
+    checks.check_folder(results, "--results")
     if all_seeds and not grid:
         raise BenchError("--all-seeds only applies to --grid", "drop it, or list the seeds with --seeds")
     if grid:
@@ -85,18 +89,17 @@ def run(
             console.print(f"profile {profile}: seed(s) {', '.join(map(str, seeds_run))} of each cell "
                           "(--all-seeds runs every seed the grid lists)")
     else:
-        specs = expand(
-            split_list(methods), split_list(datasets), [float(f) for f in split_list(fractions)],
-            [int(s) for s in split_list(seeds)], split_list(variants), profile, init,  # type: ignore[arg-type]
-            adapt, split_list(tasks), overrides, options,  # type: ignore[arg-type]
-        )
+        specs = expand(**_cell_flags(methods, datasets, fractions, seeds, tasks), variants=split_list(variants),
+                       profile=profile, init=init, adapt=adapt, overrides=overrides,  # type: ignore[arg-type]
+                       options=options)
+    checks.check_weights(weights_files, specs, get_profile(profile).model_scale)
     if shard:
         specs = Shard.parse(shard).select(specs)
     settings = RunSettings(
         results=results,
         data=DataOptions(data_dir=data_dir, path=data_path),
-        device=resolve_device(device),
-        weights_files=parse_pairs(weights, "--weights", "resnet18=/data/r18.safetensors"),
+        device=checks.device(device, used=False),
+        weights_files=weights_files,
         weights_dir=weights_dir,
         save_models=save_models,
     )
@@ -108,6 +111,8 @@ def run(
         for line in plan_summary(plan):
             stdout.print(line, soft_wrap=True)
         return
+    if any(cell.state in ("failed", "to run") for cell in plan.cells):
+        checks.device(device, used=True)
     if errors := missing_weights(specs, settings):
         for line in errors:
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
@@ -124,6 +129,21 @@ def run(
         console.print(f"{held} cells skipped: being run by other processes; rerun to pick them up", soft_wrap=True)
     if any(r.status != "ok" for r in records):
         raise typer.Exit(1)
+
+
+def _cell_flags(methods: str, datasets: str, fractions: str, seeds: str, tasks: str) -> dict[str, list[Any]]:
+    """The comma-separated cell flags as expand()'s lists, each checked: none empty, every value valid."""
+    from bench.api.limits import FRACTION, SEED
+
+    chosen_tasks = checks.flag_list(tasks, "--tasks", "classify,retrieve", str)
+    checks.known(chosen_tasks, registry.task_names(), "--tasks")
+    return {
+        "methods": checks.flag_list(methods, "--methods", "resnet18,vit16 (or all)", str),
+        "datasets": checks.flag_list(datasets, "--datasets", "demo,demo_mnist", str),
+        "fractions": checks.flag_list(fractions, "--fractions", "0.1,1.0", float, FRACTION),
+        "seeds": checks.flag_list(seeds, "--seeds", "0,1,2", int, SEED),
+        "tasks": chosen_tasks,
+    }
 
 
 CELL_FLAGS = ("methods", "datasets", "variants", "fractions", "seeds", "tasks", "adapt")

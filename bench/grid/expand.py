@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from bench.api import registry
+from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.api.method import Adapt
 from bench.api.profiles import Init, get_profile
@@ -43,6 +44,9 @@ def expand(
     names = registry.method_names() if list(methods) == ["all"] else list(methods)
     for name in names:
         registry.method_card(name)  # unknown names fail here, before anything runs
+    for dataset in datasets:  # unknown names, and arguments only synthetic sets take, fail here
+        registry.dataset_info(dataset)
+        registry.dataset_options(dataset, DataOptions())
     known_variants = {v for name in names for v in registry.method_card(name).variants}
     if unknown := sorted(set(variants) - known_variants):
         raise BenchError(f"no selected method has variant(s) {unknown}", f"choose from {sorted(known_variants)}")

@@ -29,8 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bench.api import registry
-from bench.api.data import DataOptions
+from bench.api import limits, registry
 from bench.api.errors import BenchError
 from bench.api.method import ADAPTS, FinetuneConfig
 from bench.api.profiles import Init, get_profile
@@ -60,8 +59,9 @@ def _strings(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _all(rule: limits.Rule) -> Callable[[Any], bool]:
+    """Whether a value is a non-empty list of values that each satisfy ``rule``."""
+    return lambda v: isinstance(v, list) and bool(v) and all(rule[0](x) for x in v)
 
 
 # key -> (is the value valid, what a valid value looks like)
@@ -69,14 +69,8 @@ CELL_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "methods": (_strings, 'methods = ["resnet18", "vit16"]'),
     "datasets": (_strings, 'datasets = ["galaxy10_decals", "galaxy_mnist"]'),
     "variants": (_strings, 'variants = ["full", "clip"]'),
-    "fractions": (
-        lambda v: isinstance(v, list) and bool(v) and all(_is_number(f) and 0 < f <= 1 for f in v),
-        "fractions = [0.1, 1.0] (each in (0, 1])",
-    ),
-    "seeds": (
-        lambda v: isinstance(v, list) and bool(v) and all(isinstance(s, int) and not isinstance(s, bool) for s in v),
-        "seeds = [0, 1, 2]",
-    ),
+    "fractions": (_all(limits.FRACTION), f"fractions = [0.1, 1.0] (each {limits.FRACTION[1]})"),
+    "seeds": (_all(limits.SEED), f"seeds = [0, 1, 2] (each {limits.SEED[1]})"),
     "tasks": (lambda v: _strings(v) and set(v) <= set(registry.task_names()), f"tasks = {registry.task_names()}"),
     "adapt": (
         lambda v: v in ADAPTS or (isinstance(v, list) and bool(v) and all(a in ADAPTS for a in v)),
@@ -89,8 +83,9 @@ CELL_KEYS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "overrides": (
         lambda v: isinstance(v, dict)
         and set(v) <= {f.name for f in fields(FinetuneConfig)}
-        and all(isinstance(x, SCALAR) for x in v.values()),
-        f"overrides = {{ epochs = 10 }} (keys among {', '.join(f.name for f in fields(FinetuneConfig))})",
+        and all(isinstance(x, SCALAR) and limits.override_problem(k, x) is None for k, x in v.items()),
+        f"overrides = {{ epochs = 10 }} (keys among {', '.join(f.name for f in fields(FinetuneConfig))}; "
+        + "; ".join(f"{key} {rule[1]}" for key, rule in limits.OVERRIDES.items()) + ")",
     ),
 }
 REQUIRED_CELL_KEYS = ("methods", "datasets")
@@ -134,9 +129,6 @@ class Grid:
         for number, block in enumerate(self.blocks):
             datasets = [stand_in(name) for name in block.datasets]
             try:
-                for dataset in datasets:  # unknown names, and arguments only synthetic sets take, fail here
-                    registry.dataset_info(dataset)
-                    registry.dataset_options(dataset, DataOptions())
                 for adapt in block.adapts:
                     specs += expand(
                         block.methods, datasets, block.fractions, seeds or block.seeds, block.variants, profile,
