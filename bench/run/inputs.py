@@ -60,9 +60,11 @@ def with_inputs(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunSpec
     found = []
     for spec in specs:
         inputs = {}
-        if data and not registry.dataset_info(spec.dataset).synthetic:
+        # A path that does not exist is left to the loaders and the weights pre-flight, which name the fix.
+        if data and Path(data).expanduser().exists() and not registry.dataset_info(spec.dataset).synthetic:
             inputs["data_path"] = fingerprint(data, "--data-path")
-        if (weights := settings.weights_files.get(spec.method)) and spec.init == "pretrained":
+        weights = settings.weights_files.get(spec.method)
+        if weights and Path(weights).expanduser().exists() and spec.init == "pretrained":
             inputs["weights"] = fingerprint(weights, "--weights")
         for key, value in spec.options:
             if Path(value).expanduser().is_file():
