@@ -36,6 +36,7 @@ class Outcome:
     output: str
     results: Path
     before: dict[Path, bytes] = field(default_factory=dict)
+    planted: set[Path] = field(default_factory=set)  # the case's own input files
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Case:
     wrongly_ok: Callable[[dict], bool] = lambda record: False
     expect_failure: bool = True  # a clear refusal (exit != 0) is the right outcome
     signal_after_first_record: int | None = None
+    wrong_output: str | None = None  # output that means a wrong outcome (e.g. a changed input skipped as done)
 
 
 def bench(arguments: list[str], timeout: float = 600) -> tuple[int, str]:
@@ -107,6 +109,20 @@ def sixteen_bit_folder(folder: Path) -> list[str]:
             "--epochs", "1", "--device", "cpu", "--tasks", "classify", "--results", str(results_of(folder))]
 
 
+def changed_data(folder: Path) -> list[str]:
+    """A folder dataset run once, then one more image added: the rerun must not be skipped as done."""
+    for k, name in enumerate(("a", "b")):
+        (folder / "cutouts" / name).mkdir(parents=True)
+        for i in range(6):
+            image = Image.fromarray(np.full((16, 16, 3), 20 * i + 120 * k, np.uint8))
+            image.save(folder / "cutouts" / name / f"{i}.png")
+    arguments = ["run", "--methods", "resnet18", "--datasets", "folder", "--data-path", str(folder / "cutouts"),
+                 "--epochs", "1", "--device", "cpu", "--tasks", "classify", "--results", str(results_of(folder))]
+    bench(arguments)
+    Image.fromarray(np.full((16, 16, 3), 7, np.uint8)).save(folder / "cutouts" / "a" / "6.png")
+    return arguments
+
+
 def non_utf8_prompts(folder: Path) -> list[str]:
     (folder / "prompts.json").write_bytes('{"Round Smooth": "caf\xe9"}'.encode("latin-1"))
     return ["run", "--methods", "galaxalign-vit16", "--variants", "clip", "--datasets", "demo:10", "--epochs", "1",
@@ -136,6 +152,7 @@ CASES = [
     Case("2 --seeds -1", lambda f: run(f, "--seeds", "-1")),
     Case("2 --seeds x", lambda f: run(f, "--seeds", "x")),
     Case("2 --fractions abc", lambda f: run(f, "--fractions", "abc")),
+    Case("3 changed data under --data-path", changed_data, expect_failure=False, wrong_output="already done"),
     Case("4 --datasets ../../x", lambda f: ["run", "--methods", "resnet18", "--datasets", "../../x",
                                              "--results", str(results_of(f))]),
     Case("4 --datasets /absolute", lambda f: ["run", "--methods", "resnet18", "--datasets", str(ABSOLUTE),
@@ -158,13 +175,18 @@ CASES = [
 ]
 
 
+def json_files(folder: Path) -> set[Path]:
+    """Every JSON file the case's folder and the absolute-path case's folder hold."""
+    return {*folder.parent.rglob("*.json"), *ABSOLUTE.rglob("*.json")}
+
+
 def run_case(case: Case, folder: Path) -> Outcome:
     arguments = case.prepare(folder)
     results = results_of(folder)
-    before = records(results)
+    before, planted = records(results), json_files(folder)
     if case.signal_after_first_record is None:
         code, output = bench(arguments)
-        return Outcome(code, output, results, before)
+        return Outcome(code, output, results, before, planted)
     env = {**os.environ, "BENCH_NO_PROGRESS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen([sys.executable, "-m", "bench.cli", *arguments], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
@@ -173,7 +195,7 @@ def run_case(case: Case, folder: Path) -> Outcome:
         time.sleep(0.05)
     process.send_signal(case.signal_after_first_record)
     output, _ = process.communicate(timeout=120)
-    return Outcome(process.returncode, output, results, before)
+    return Outcome(process.returncode, output, results, before, planted)
 
 
 def inspect(case: Case, outcome: Outcome, folder: Path) -> dict[str, object]:
@@ -191,8 +213,8 @@ def inspect(case: Case, outcome: Outcome, folder: Path) -> dict[str, object]:
             continue
         cells[key] = cells.get(key, 0) + 1
         wrongly += case.wrongly_ok(record)
-    outside = [p for p in (*folder.parent.rglob("*.json"), *ABSOLUTE.rglob("*.json"))
-               if not p.is_relative_to(outcome.results)]
+    wrongly += bool(case.wrong_output and case.wrong_output in outcome.output)
+    outside = [p for p in json_files(folder) - outcome.planted if not p.is_relative_to(outcome.results)]
     lines = [line for line in outcome.output.splitlines() if line.strip()]
     message = next((line for line in lines if "Fix:" in line or "error" in line.lower()), lines[-1] if lines else "")
     refused = outcome.code != 0
