@@ -578,7 +578,9 @@ def test_a_csv_path_outside_its_folder_is_refused_and_thin_classes_are_named(
     (tmp_path / "data" / "labels.csv").write_text(f"path,label\n../{outside.name},spiral\n")
     with pytest.raises(BenchError) as error:
         folder.load(DataOptions(path=str(tmp_path / "data" / "labels.csv")))
-    assert_bench_error(error, "outside the CSV's folder", "move the images under the CSV's folder")
+    assert_bench_error(error, "outside the CSV's folder", "--allow-outside-paths")
+    allowed = DataOptions(path=str(tmp_path / "data" / "labels.csv"), allow_outside_paths=True)
+    assert folder._read_csv(Path(allowed.path), allow_outside=True)[0] == [tmp_path / "data" / ".." / outside.name]
     make_class_folders(tmp_path / "classes", per_class=20)
     save_image(tmp_path / "classes" / "merger" / "a.png", (12, 12), (9, 9, 9))
     folder.load(DataOptions(path=str(tmp_path / "classes")))

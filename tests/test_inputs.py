@@ -50,17 +50,32 @@ def test_an_option_file_and_a_data_path_count_but_not_for_synthetic_sets(tmp_pat
                                                                 ("prompts", str(prompts))))
     chosen = settings(tmp_path, data=DataOptions(path=str(folder)))
     [before] = with_inputs([galaxalign], chosen)
-    assert set(dict(before.inputs)) == {"data_path", "option prompts"}  # clip_tag is no file
+    assert set(dict(before.inputs)) == {"data cutouts", "option prompts"}  # clip_tag is no file
     (folder / "a" / "2.png").write_bytes(b"y")
     fingerprint.cache_clear()
     [more_images] = with_inputs([galaxalign], chosen)
-    assert dict(more_images.inputs)["data_path"] != dict(before.inputs)["data_path"]
+    assert dict(more_images.inputs)["data cutouts"] != dict(before.inputs)["data cutouts"]
     prompts.write_text('{"a": "a round galaxy"}')
     fingerprint.cache_clear()
     [new_prompts] = with_inputs([galaxalign], chosen)
     assert dict(new_prompts.inputs)["option prompts"] != dict(before.inputs)["option prompts"]
     [demo] = with_inputs([RunSpec("resnet18", "demo:6")], chosen)
     assert demo.inputs == ()  # the synthetic set reads no file
+
+
+def test_a_changed_dataset_file_in_the_data_folder_is_another_run(tmp_path: Path) -> None:
+    """Galaxy10's file found in the data folder (no --data-path): its fingerprint is in the identity."""
+    (tmp_path / "Galaxy10_DECals.h5").write_bytes(b"first version")
+    chosen = settings(tmp_path, data=DataOptions(data_dir=str(tmp_path)))
+    spec = RunSpec("resnet18", "galaxy10_decals")
+    [first] = with_inputs([spec], chosen)
+    assert set(dict(first.inputs)) == {"data Galaxy10_DECals.h5"}
+    (tmp_path / "Galaxy10_DECals.h5").write_bytes(b"second version")
+    fingerprint.cache_clear()
+    [second] = with_inputs([spec], chosen)
+    assert second.run_id != first.run_id
+    [absent] = with_inputs([spec], settings(tmp_path, data=DataOptions(data_dir=str(tmp_path / "none"))))
+    assert absent.inputs == ()  # not found: the loader names the fix when the run starts
 
 
 def test_large_files_are_fingerprinted_by_size_mtime_and_their_ends(tmp_path: Path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -108,6 +109,7 @@ class DataOptions:
     path: str | None = None
     split_seed: int = 0
     demo_images_per_class: int | None = None  # synthetic sets (``demo:N``); None: the set's own default
+    allow_outside_paths: bool = False  # a folder dataset's CSV may name images outside the CSV's folder
 
 
 @dataclass(frozen=True)
@@ -146,3 +148,6 @@ class DatasetInfo:
     class_names: tuple[str, ...] | None = None  # when fixed; None when only the data tells (folder)
     synthetic: bool = False
     versions: tuple[DatasetInfo, ...] = ()
+    # The files ``load`` would read, found without reading them (their fingerprints join each run's
+    # identity, see bench/run/inputs.py); None where the dataset says none (folder: its --data-path counts).
+    files: Callable[[DataOptions], list[Path]] | None = None

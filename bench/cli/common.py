@@ -15,6 +15,8 @@ from bench.api.errors import BenchError
 DataDir = Annotated[Optional[str], typer.Option(envvar="BENCH_DATA_DIR", help="Where dataset files are.")]
 DataPath = Annotated[Optional[str], typer.Option(help="Explicit dataset file or folder.")]
 WeightsDir = Annotated[Optional[str], typer.Option(envvar="BENCH_WEIGHTS_DIR", help="Weights directory.")]
+OutsidePaths = Annotated[bool, typer.Option(
+    "--allow-outside-paths", help="Let a folder dataset's CSV name images outside the CSV's folder.")]
 
 # Tables go to stdout, full width even when piped to a file; progress and errors go to stderr.
 stdout = Console(width=None if sys.stdout.isatty() else 200)

@@ -9,7 +9,7 @@ import typer
 
 from bench.api.data import DataOptions
 from bench.cli import checks
-from bench.cli.common import DataDir, DataPath, stdout, table
+from bench.cli.common import DataDir, DataPath, OutsidePaths, stdout, table
 from bench.data.duplicates.find import DEFAULT_SIMILARITY, DEFAULT_THRESHOLD
 from bench.data.duplicates.fingerprint import HASH_BITS
 from bench.io.progress import console
@@ -40,6 +40,7 @@ def audit(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda ... (for --method)")] = "auto",
     data_dir: DataDir = None,
     data_path: DataPath = None,
+    allow_outside_paths: OutsidePaths = False,
 ) -> None:
     """Leakage audit: exact and near-duplicate images, and whether the splits put a group in train and test."""
     from bench.audit.audit import run_audit
@@ -48,7 +49,8 @@ def audit(
     checks.check_folder(out, "--out")
     chosen = checks.device(device, used=method is not None)
     settings = DuplicateSettings(threshold, similarity)
-    found = run_audit(dataset, DataOptions(data_dir=data_dir, path=data_path), settings, method, chosen)
+    data = DataOptions(data_dir=data_dir, path=data_path, allow_outside_paths=allow_outside_paths)
+    found = run_audit(dataset, data, settings, method, chosen)
     rows = [[name, f"{value:,}"] for name, value in found.counts().items()]
     stdout.print(table(f"Leakage audit: {dataset} ({found.duplicates.criterion()})", ["count", "value"], rows))
     markdown, sheet = write_audit_report(found, out)

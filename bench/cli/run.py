@@ -14,7 +14,7 @@ from bench.api.errors import BenchError
 from bench.api.method import ADAPTS
 from bench.api.profiles import get_profile
 from bench.cli import checks
-from bench.cli.common import DataDir, DataPath, WeightsDir, parse_pairs, split_list, stdout, table
+from bench.cli.common import DataDir, DataPath, OutsidePaths, WeightsDir, parse_pairs, split_list, stdout, table
 from bench.io.progress import console
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def run(
     results: Annotated[Path, typer.Option(help="Results directory.")] = Path("results"),
     data_dir: DataDir = None,
     data_path: DataPath = None,
+    allow_outside_paths: OutsidePaths = False,
     weights: Annotated[list[str], typer.Option(help="METHOD=PATH weights file; repeatable.")] = [],  # noqa: B006
     weights_dir: WeightsDir = None,
     option: Annotated[list[str], typer.Option(help="Method-specific KEY=VALUE setting; repeatable.")] = [],  # noqa: B006
@@ -97,7 +98,7 @@ def run(
         specs = Shard.parse(shard).select(specs)
     settings = RunSettings(
         results=results,
-        data=DataOptions(data_dir=data_dir, path=data_path),
+        data=DataOptions(data_dir=data_dir, path=data_path, allow_outside_paths=allow_outside_paths),
         device=checks.device(device, used=False),
         weights_files=weights_files,
         weights_dir=weights_dir,

@@ -98,7 +98,7 @@ def _scan_folder(root: Path) -> tuple[list[Path], list[str]]:
     return paths, names
 
 
-def _read_csv(csv_path: Path) -> tuple[list[Path], list[str]]:
+def _read_csv(csv_path: Path, allow_outside: bool = False) -> tuple[list[Path], list[str]]:
     try:
         with csv_path.open(newline="", encoding="utf-8-sig") as file:
             reader = csv.DictReader(file)
@@ -121,10 +121,10 @@ def _read_csv(csv_path: Path) -> tuple[list[Path], list[str]]:
         if not fields["path"] or not fields["label"]:
             raise BenchError(f"{csv_path} line {line} lacks a path or a label", "fill in both columns")
         path = csv_path.parent / fields["path"]
-        if not path.resolve().is_relative_to(csv_path.parent.resolve()):
+        if not allow_outside and not path.resolve().is_relative_to(csv_path.parent.resolve()):
             raise BenchError(
                 f"{csv_path} line {line} names {fields['path']}, outside the CSV's folder {csv_path.parent}",
-                "move the images under the CSV's folder and give their paths relative to it",
+                "move the images under the CSV's folder, or pass --allow-outside-paths",
             )
         if not path.is_file():
             raise BenchError(
@@ -147,7 +147,7 @@ def load(options: DataOptions) -> DatasetSplits:
     if root.is_dir():
         paths, names = _scan_folder(root)
     elif root.is_file():
-        paths, names = _read_csv(root)
+        paths, names = _read_csv(root, options.allow_outside_paths)
     else:
         raise BenchError(f"{root} does not exist", _LAYOUT_FIX)
     class_names = tuple(sorted(set(names)))

@@ -79,9 +79,18 @@ def _check_size(source: H5ImageSource, path: Path, resolution: Resolution) -> No
     raise BenchError(problem, fix)
 
 
+def _find(where: Path, file_name: str, resolution: Resolution) -> Path:
+    return find_file(where, (f"{file_name}.gz", file_name), resolution.title, resolution.fetch_hint)
+
+
+def data_files(resolution: Resolution, options: DataOptions) -> list[Path]:
+    """The train and test files (as found: gzipped or not) of ``resolution`` that ``options`` name."""
+    where = folder(resolution, options)
+    return [_find(where, name, resolution) for name in (TRAIN_FILE, TEST_FILE)]
+
+
 def _read(where: Path, file_name: str, resolution: Resolution) -> tuple[GalaxyData, Path]:
-    found = find_file(where, (f"{file_name}.gz", file_name), resolution.title, resolution.fetch_hint)
-    path = ungzipped(found, resolution.fetch_hint)
+    path = ungzipped(_find(where, file_name, resolution), resolution.fetch_hint)
     source, labels = open_labelled_h5(
         path, IMAGE_KEY, LABEL_KEY, len(CLASS_NAMES), resolution.title, resolution.fetch_hint
     )
@@ -124,7 +133,7 @@ def _info(
     where = f" (files in {resolution.place})" if resolution.subfolder else ""
     summary = f"{TITLE}: {TRAIN_IMAGES + TEST_IMAGES:,} galaxies, {resolution.image_size} px, 4 classes{where}"
     return DatasetInfo(resolution.name, summary, loader, fetchable=True, sizes=_sizes, class_names=CLASS_NAMES,
-                       versions=versions)
+                       versions=versions, files=lambda options: data_files(resolution, options))
 
 
 DATASET_224 = _info(HIGH_RES, load_224)

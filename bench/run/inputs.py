@@ -1,6 +1,6 @@
-"""Fingerprints of the files a user hands a run (a --weights file, a --data-path, a file an --option
-names), put in each RunSpec's identity: a changed file is a new run, never "already done", and its
-results never mix with those of the old file in one table."""
+"""Fingerprints of the files that change a run's result (its dataset's files or --data-path, a --weights
+file, a file an --option names), put in each RunSpec's identity: a changed file is a new run, never
+"already done", and its results never mix with those of the old file in one table."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from bench.api import registry
+from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
 from bench.run.runner import RunSettings
@@ -54,15 +55,27 @@ def fingerprint(path: str, what: str) -> str:
     raise BenchError(f"{what} {path} does not exist", f"check the path given to {what}")
 
 
+def data_files(dataset: str, options: DataOptions) -> list[Path]:
+    """The files a run of ``dataset`` reads: the dataset's own (DatasetInfo.files), else the --data-path it
+    is given; none for a synthetic set, or where they cannot be found (the loader then names the fix)."""
+    info = registry.dataset_info(dataset)
+    if info.synthetic:
+        return []
+    try:
+        if info.files is not None:
+            return info.files(options)
+    except BenchError:
+        return []
+    path = Path(options.path).expanduser() if options.path else None
+    return [path] if path is not None and path.exists() else []
+
+
 def with_inputs(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunSpec]:
     """``specs`` with the fingerprints of the files that change their result in their identity."""
-    data = settings.data.path
     found = []
     for spec in specs:
-        inputs = {}
-        # A path that does not exist is left to the loaders and the weights pre-flight, which name the fix.
-        if data and Path(data).expanduser().exists() and not registry.dataset_info(spec.dataset).synthetic:
-            inputs["data_path"] = fingerprint(data, "--data-path")
+        inputs = {f"data {path.name}": fingerprint(str(path), "the data file")
+                  for path in data_files(spec.dataset, settings.data)}
         weights = settings.weights_files.get(spec.method)
         if weights and Path(weights).expanduser().exists() and spec.init == "pretrained":
             inputs["weights"] = fingerprint(weights, "--weights")
