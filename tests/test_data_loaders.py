@@ -797,3 +797,25 @@ def test_galaxy_mnist_registers_its_224_px_version_too() -> None:
     assert info.load is galaxy_mnist.load_224 and info.fetchable and info.name in fetch_module.SOURCES
     assert info.class_names == galaxy_mnist.DATASET.class_names and not info.synthetic
     assert "galaxy_mnist_224" in registry.dataset_names()
+
+
+def test_a_csv_label_naming_no_class_folder_beside_it_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_class_folders(tmp_path, per_class=4)
+    rows = [f"spiral/{i:03d}.png,spiral" for i in range(4)] + [f"elliptical/{i:03d}.png,eliptical" for i in range(4)]
+    (tmp_path / "labels.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    folder.load(DataOptions(path=str(tmp_path / "labels.csv")))
+    assert "label(s) eliptical name none of the class folders beside it (elliptical, spiral)" in capsys.readouterr().err
+    (tmp_path / "labels.csv").write_text("path,label\n" + "\n".join(r.replace("eliptical", "elliptical") for r in rows))
+    folder.load(DataOptions(path=str(tmp_path / "labels.csv")))
+    assert "warning" not in capsys.readouterr().err  # every label names a class folder
+
+
+def test_galaxy_mnist_train_and_test_files_of_different_sizes_name_the_file_and_both_sizes(tmp_path: Path) -> None:
+    labels = np.arange(8) % 4
+    write_h5(tmp_path / galaxy_mnist.TRAIN_FILE, np.zeros((8, 64, 64, 3), np.uint8), labels)
+    write_h5(tmp_path / galaxy_mnist.TEST_FILE, np.zeros((8, 224, 224, 3), np.uint8), labels)
+    with pytest.raises(BenchError) as error:
+        galaxy_mnist.load(DataOptions(path=str(tmp_path)))
+    assert_bench_error(error, str(tmp_path / galaxy_mnist.TEST_FILE), "224 x 224", "64 x 64")

@@ -133,7 +133,17 @@ def _read_csv(csv_path: Path, allow_outside: bool = False) -> tuple[list[Path], 
             )
         paths.append(path)
         names.append(fields["label"])
+    _warn_labels_beside_class_folders(csv_path, names)
     return paths, names
+
+
+def _warn_labels_beside_class_folders(csv_path: Path, names: list[str]) -> None:
+    """Where the CSV's labels name the subfolders beside it (class folders), a label that names none of them
+    is likely a typo: say which."""
+    folders = {d.name for d in csv_path.parent.iterdir() if d.is_dir() and not d.name.startswith(".")}
+    if folders & set(names) and (strays := sorted(set(names) - folders)):
+        console.print(f"[yellow]warning:[/] {csv_path}: label(s) {', '.join(strays)} name none of the class "
+                      f"folders beside it ({', '.join(sorted(folders))})", soft_wrap=True)
 
 
 def load(options: DataOptions) -> DatasetSplits:
