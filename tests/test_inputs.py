@@ -26,11 +26,16 @@ def settings(tmp_path: Path, **fields: object) -> RunSettings:
     return RunSettings(results=tmp_path / "results", **fields)  # type: ignore[arg-type]
 
 
-def test_a_changed_weights_file_is_another_run(tmp_path: Path) -> None:
+def weights_run(tmp_path: Path) -> tuple[Path, RunSpec, RunSettings]:
+    """A paper-profile resnet18 spec, a --weights file for it (content "first") and the settings naming it."""
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"first")
     spec = RunSpec("resnet18", "galaxy10_decals", init="pretrained", profile="paper")
-    chosen = settings(tmp_path, weights_files={"resnet18": str(weights)})
+    return weights, spec, settings(tmp_path, weights_files={"resnet18": str(weights)})
+
+
+def test_a_changed_weights_file_is_another_run(tmp_path: Path) -> None:
+    weights, spec, chosen = weights_run(tmp_path)
     [first] = with_inputs([spec], chosen)
     assert dict(first.inputs)["weights"].startswith("sha256 ") and first.run_id != spec.run_id
     weights.write_bytes(b"second")
@@ -93,10 +98,7 @@ def test_large_files_are_fingerprinted_by_size_mtime_and_their_ends(tmp_path: Pa
 
 
 def test_a_record_of_the_old_file_is_not_done_for_the_new_one(tmp_path: Path) -> None:
-    weights = tmp_path / "w.pth"
-    weights.write_bytes(b"first")
-    spec = RunSpec("resnet18", "galaxy10_decals", init="pretrained", profile="paper")
-    chosen = settings(tmp_path, weights_files={"resnet18": str(weights)})
+    weights, spec, chosen = weights_run(tmp_path)
     [old] = with_inputs([spec], chosen)
     store = ResultStore(chosen.results)
     data = RunData(protocol="p", train=1, train_full=1, val=1, test=1)
