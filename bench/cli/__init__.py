@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from bench.api import registry
 from bench.api.errors import BenchError
-from bench.cli import catalog, data, perf, results, run, weights
+from bench.cli import catalog, data, perf, results, run, status, weights
 from bench.io.progress import console
 
 
@@ -40,6 +40,7 @@ app.command("grids")(catalog.grids_command)
 app.command("run")(run.run)
 app.command("report")(results.report)
 app.command("merge")(results.merge_command)
+app.command("status")(status.status)
 app.command("audit")(data.audit)
 app.command("perf")(perf.perf)
 

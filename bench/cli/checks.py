@@ -4,9 +4,11 @@ BenchError naming the flag and its fix."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
 
 from bench.api import limits
 from bench.api.errors import BenchError
@@ -102,6 +104,13 @@ def device(name: str, used: bool) -> torch.device:
     except (RuntimeError, AssertionError) as error:
         raise BenchError(f"--device {name} is not usable here ({str(error).splitlines()[0]})", fix) from None
     return chosen
+
+
+def given(context: typer.Context, names: Iterable[str]) -> list[str]:
+    """Those of the parameters ``names`` set on the command line (or by an environment variable)."""
+    # By the source's name: typer ships its own copy of click, whose ParameterSource is not click's.
+    sources = {name: getattr(context.get_parameter_source(name), "name", "DEFAULT") for name in names}
+    return [name for name, source in sources.items() if source not in ("DEFAULT", "DEFAULT_MAP")]
 
 
 def known(names: Collection[str], allowed: Collection[str], flag: str) -> None:

@@ -13,7 +13,7 @@ from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.api.method import ADAPTS
 from bench.api.profiles import get_profile
-from bench.cli import checks
+from bench.cli import checks, scaleout
 from bench.cli.common import DataDir, DataPath, OutsidePaths, WeightsDir, parse_pairs, split_list, stdout, table
 from bench.io.progress import console
 
@@ -57,11 +57,24 @@ def run(
     dry_run: Annotated[bool, typer.Option(help="Show the cells, which are done, the time left; run none.")] = False,
     shard: Annotated[Optional[str], typer.Option(help="INDEX/COUNT: run only this share of the cells (0/4).")] = None,
     perf: Annotated[Optional[Path], typer.Option(help="`bench perf` file for --dry-run estimates.")] = None,
+    executor: scaleout.Executor = None,
+    workers: scaleout.Workers = None,
+    devices: scaleout.Devices = "",
+    partition: scaleout.Partition = None,
+    account: scaleout.Account = None,
+    qos: scaleout.Qos = None,
+    time_limit: scaleout.TimeLimit = "4:00:00",
+    cpus_per_task: scaleout.CpusPerTask = 8,
+    mem_gb: scaleout.MemGb = None,
+    array_parallelism: scaleout.ArrayParallelism = 256,
+    sbatch: scaleout.Sbatch = [],  # noqa: B006
+    setup: scaleout.Setup = [],  # noqa: B006
 ) -> None:
     """Fine-tune and evaluate every cell of a grid; finished cells, and cells another process is running, are
     skipped (exit 0; the last line counts the cells others hold: rerun to pick them up). A failed cell
     exits 1 after the grid; SIGINT or SIGTERM stops it at once, exit 130 or 143, keeping nothing of the
-    cell it interrupted: rerun the same command to resume."""
+    cell it interrupted: rerun the same command to resume. With --executor local the cells run on one
+    worker per device; with --executor slurm they are submitted as a job array (see README, "On a cluster")."""
     from bench.grid import files as grids
     from bench.grid.expand import expand
     from bench.grid.plan import plan_summary, plan_table
@@ -80,6 +93,9 @@ def run(
     options = parse_pairs(option, "--option", "clip_tag=laion2b_s34b_b88k")
     weights_files = parse_pairs(weights, "--weights", "resnet18=/data/r18.safetensors")
     checks.check_folder(results, "--results")
+    executor = scaleout.chosen_executor(executor, checks.given(context, scaleout.LOCAL_FLAGS + scaleout.SLURM_FLAGS))
+    cluster = None if executor != "slurm" else scaleout.slurm_options(
+        partition, account, qos, time_limit, 1, cpus_per_task, mem_gb, array_parallelism, sbatch, setup)
     if all_seeds and not grid:
         raise BenchError("--all-seeds only applies to --grid", "drop it, or list the seeds with --seeds")
     if grid:
@@ -99,18 +115,21 @@ def run(
     settings = RunSettings(
         results=results,
         data=DataOptions(data_dir=data_dir, path=data_path, allow_outside_paths=allow_outside_paths),
-        device=checks.device(device, used=False),
+        device=checks.device(device, used=False),  # where this process runs cells; a SLURM task resolves its own
         weights_files=weights_files,
         weights_dir=weights_dir,
         save_models=save_models,
     )
     specs = with_inputs(specs, settings)
     store = ResultStore(results)
-    plan = _plan(specs, store, settings, perf)
+    plan = _plan(specs, store, settings, perf, "cuda" if cluster and cluster.gpus_per_task else None)
     if dry_run:
         stdout.print(plan_table(plan))
         for line in plan_summary(plan):
             stdout.print(line, soft_wrap=True)
+    if cluster is not None:
+        scaleout.slurm_array(plan, settings, device, cluster, dry_run)
+    if dry_run or cluster is not None:
         return
     if any(cell.state in ("failed", "to run") for cell in plan.cells):
         checks.device(device, used=True)
@@ -118,6 +137,9 @@ def run(
         for line in errors:
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
         raise typer.Exit(2)
+    if executor == "local":
+        _run_workers(specs, settings, scaleout.local_devices(device, workers, devices))
+        return
     console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
     runner = Runner(settings, store)
     try:
@@ -152,25 +174,46 @@ CELL_FLAGS = ("methods", "datasets", "variants", "fractions", "seeds", "tasks", 
 
 def _refuse_cell_flags(context: typer.Context) -> None:
     """With --grid the grid file lists the cells: flags that would too are refused, not silently mixed in."""
-    # By the source's name: typer ships its own copy of click, whose ParameterSource is not click's.
-    sources = {name: getattr(context.get_parameter_source(name), "name", "DEFAULT") for name in CELL_FLAGS}
-    given = [f"--{name}" for name, source in sources.items() if source not in ("DEFAULT", "DEFAULT_MAP")]
-    if given:
+    if given := [f"--{name}" for name in checks.given(context, CELL_FLAGS)]:
         raise BenchError(
             f"{', '.join(given)} cannot be combined with --grid (the grid file lists its cells)",
             "drop them, or write your own grid file (format: `bench grids --help`) and pass --grid FILE.toml",
         )
 
 
-def _plan(specs: list[Any], store: ResultStore, settings: Any, perf: Path | None) -> Plan:
-    """Every cell's state and estimated time, from the results so far, the timings file and the perf file."""
+def _run_workers(specs: list[Any], settings: Any, devices: list[Any]) -> None:
+    """``--executor local``: the cells on one worker per device; this call's table; exit 1 when a cell
+    or a worker failed, 130 or 143 when interrupted."""
+    from bench.run.executors.local import run_workers
+    from bench.run.interrupt import exit_code, sigterm_interrupts
+    from bench.run.store import ResultStore
+
+    try:
+        with sigterm_interrupts():
+            failed_workers = run_workers(specs, settings, devices)
+    except KeyboardInterrupt as interrupt:
+        console.print("interrupted: the workers stopped, keeping nothing of the cells they were running; rerun the "
+                      "same command to resume", soft_wrap=True)
+        raise typer.Exit(exit_code(interrupt)) from None
+    store = ResultStore(settings.results)
+    records = [record for spec in specs if (record := store.load(spec)) is not None]
+    stdout.print(results_table(records))
+    for log in failed_workers:
+        console.print(f"[red]a worker failed[/]: its log is {log}", soft_wrap=True)
+    if failed_workers or len(records) < len(specs) or any(r.status != "ok" for r in records):
+        raise typer.Exit(1)
+
+
+def _plan(specs: list[Any], store: ResultStore, settings: Any, perf: Path | None, device: str | None) -> Plan:
+    """Every cell's state and estimated time, from the results so far, the timings file and the perf file,
+    on ``device`` (default: this process's)."""
     from bench.grid.estimate import DEFAULT_PERF_FILE, TIMINGS_FILE
     from bench.grid.plan import make_plan
 
     if perf is not None and not perf.is_file():
         raise BenchError(f"perf file {perf} does not exist", "write it with `bench perf`, or leave out --perf")
     perf = perf or DEFAULT_PERF_FILE
-    return make_plan(specs, store, settings.data, str(settings.device), perf,
+    return make_plan(specs, store, settings.data, device or str(settings.device), perf,
                      perf.with_name(TIMINGS_FILE))
 
 

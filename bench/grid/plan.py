@@ -136,7 +136,7 @@ def plan_summary(plan: Plan) -> list[str]:
         if from_throughput:
             sources.append(f"{from_throughput} from throughput, an upper bound: early stopping may end runs sooner")
         lines.append(
-            f"estimated time left on {plan.device}: {_duration(sum(cell.seconds or 0.0 for cell in estimated))} "
+            f"estimated time left on {plan.device}: {duration(sum(cell.seconds or 0.0 for cell in estimated))} "
             f"for the {len(estimated)} of {len(unfinished)} cells with a measurement ({'; '.join(sources)})"
         )
     if unknown:
@@ -153,10 +153,11 @@ def _left(cells: list[Cell]) -> str:
         return "-"
     if any(seconds is None for seconds in unfinished):
         return "?"
-    return _duration(sum(s for s in unfinished if s is not None))
+    return duration(sum(s for s in unfinished if s is not None))
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``seconds`` in s, min or h, whichever reads best."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:

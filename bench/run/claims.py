@@ -6,8 +6,10 @@ start time of the process running it. It is written whole to a temp file first, 
 place (of two processes only one can create the link), so a claim is never seen half-written. It is
 removed when the record is written or the run fails. A claim is stale, and taken over with one line
 saying why, when its file cannot be read as a claim (empty or damaged, e.g. by a full disk), its
-process is dead (known only on the same host) or it is older than ``STALE_AFTER_S``; a run killed on
-another host therefore blocks its cell for that long, unless its claim file is deleted by hand.
+process is dead (known only on the same host), it was made by an earlier run of this process's own
+SLURM job (the job was requeued: its ``SLURM_RESTART_COUNT`` is higher now), or it is older than
+``STALE_AFTER_S``; a run killed on another host outside that case therefore blocks its cell for that
+long, unless its claim file is deleted by hand.
 """
 
 from __future__ import annotations
@@ -39,16 +41,22 @@ class Holder:
     host: str
     created: float  # seconds since the epoch
     damaged: bool = False  # the claim file could not be read as a claim: it names no process
+    slurm_job: str | None = None  # the SLURM job the process ran in, and which run of it (0 until requeued)
+    slurm_restart: int = 0
 
     @classmethod
     def this_process(cls) -> Holder:
-        return cls(os.getpid(), socket.gethostname(), time.time())
+        job, restart = slurm_run()
+        return cls(os.getpid(), socket.gethostname(), time.time(), slurm_job=job, slurm_restart=restart)
 
     def stale_reason(self, max_age_s: float) -> str | None:
         """Why the claim is stale (its file damaged, its holder dead on this host, or the claim older
         than ``max_age_s``); None while its holder may still be running."""
         if self.damaged:
             return "its file is empty or damaged"
+        job, restart = slurm_run()
+        if self.slurm_job is not None and self.slurm_job == job and self.slurm_restart < restart:
+            return f"it was made by run {self.slurm_restart} of SLURM job {job}, which has been requeued since"
         if time.time() - self.created > max_age_s:
             return f"it is older than {max_age_s / 3600:g} h"
         if self.host == socket.gethostname() and not alive(self.pid):
@@ -60,7 +68,13 @@ class Holder:
 
     def describe(self) -> str:
         since = datetime.fromtimestamp(self.created, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        return f"pid {self.pid} on {self.host} since {since}"
+        job = f" (SLURM job {self.slurm_job})" if self.slurm_job else ""
+        return f"pid {self.pid} on {self.host}{job} since {since}"
+
+
+def slurm_run() -> tuple[str | None, int]:
+    """The SLURM job this process runs in (None outside SLURM) and how often it has been requeued."""
+    return os.environ.get("SLURM_JOB_ID"), int(os.environ.get("SLURM_RESTART_COUNT", "0"))
 
 
 def claim_path(record: Path) -> Path:
@@ -79,7 +93,9 @@ def holder(record: Path) -> Holder | None:
         return Holder(-1, "unknown", 0.0, damaged=True)
     try:
         fields = json.loads(text)
-        return Holder(int(fields["pid"]), str(fields["host"]), float(fields["created"]))
+        job = fields.get("slurm_job")
+        return Holder(int(fields["pid"]), str(fields["host"]), float(fields["created"]),
+                      slurm_job=None if job is None else str(job), slurm_restart=int(fields.get("slurm_restart", 0)))
     except (ValueError, TypeError, KeyError):  # claims are linked into place whole: this one is damaged
         return Holder(-1, "unknown", 0.0, damaged=True)
 

@@ -1,35 +1,51 @@
-"""SIGTERM (what `kill` and SLURM send) handled as SIGINT is: a KeyboardInterrupt where the process is,
-so that every ``finally`` runs (claims released, temp files removed) before it exits."""
+"""Stop signals (SIGTERM from `kill` and SLURM, SIGUSR2 from SLURM before a time limit or on preemption)
+handled as SIGINT is: an exception where the process is, so that every ``finally`` runs (claims released,
+temp files removed) before it exits."""
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived."""
+class Stopped(KeyboardInterrupt):
+    """A stop signal arrived; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signal.Signals(signum)
 
 
 @contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """While inside, SIGTERM raises ``Terminated``."""
+def stop_signals(signals: Iterable[signal.Signals]) -> Iterator[None]:
+    """While inside, the first of ``signals`` to arrive raises ``Stopped``; later ones are ignored, so
+    that the clean-up the first one started is not cut short (SLURM sends SIGTERM, then SIGUSR2)."""
+    stopping = False
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise Terminated
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise Stopped(signum)
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {each: signal.signal(each, stop) for each in signals}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+
+
+def sigterm_interrupts() -> AbstractContextManager[None]:
+    """While inside, SIGTERM raises ``Stopped`` (SIGINT keeps raising KeyboardInterrupt)."""
+    return stop_signals([signal.SIGTERM])
 
 
 def signal_of(interrupt: KeyboardInterrupt) -> signal.Signals:
-    """The signal behind ``interrupt``: SIGTERM for ``Terminated``, else SIGINT (Ctrl-C)."""
-    return signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
+    """The signal behind ``interrupt``: the one a ``Stopped`` names, else SIGINT (Ctrl-C)."""
+    return interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT
 
 
 def exit_code(interrupt: KeyboardInterrupt) -> int:

@@ -1,0 +1,91 @@
+"""``--executor local``: one worker process per device (or group of devices) of this machine.
+
+Every worker is a submitit local job running an ``ArrayTask`` over all of the grid's cells, worker i
+starting i/N of the way along: it skips those another worker holds (bench.run.claims), so the workers
+take the cells between them as each becomes free, every cell once. This process waits, showing how
+many cells are recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import submitit
+import torch
+
+from bench.api.errors import BenchError
+from bench.api.spec import RunSpec
+from bench.io.progress import console, progress_bar
+from bench.run.executors.submissions import Submission, record_paths, submitit_folder
+from bench.run.executors.task import ArrayTask
+from bench.run.runner import RunSettings
+from bench.run.store import ResultStore
+
+NO_TIME_LIMIT_MIN = 60 * 24 * 365  # submitit's local jobs have a time limit; a worker has none
+POLL_S = 1.0
+
+
+def worker_devices(device: torch.device, workers: int | None, devices: Sequence[str]) -> list[torch.device]:
+    """One device per worker: those of ``--devices``, or ``workers`` of them: CPUs, or the GPUs from
+    ``device``'s on (``cuda:0`` for ``cuda``), checked against this machine's."""
+    if devices:
+        if workers is not None and workers != len(devices):
+            raise BenchError(f"--workers {workers} does not match the {len(devices)} --devices",
+                             "give one of them: --devices starts one worker per device")
+        return [torch.device(each) for each in devices]
+    count = workers or 1
+    if device.type != "cuda":
+        return [device] * count
+    first = device.index or 0
+    if first + count > torch.cuda.device_count():
+        raise BenchError(f"--workers {count} from {device} needs {first + count} GPUs; this machine has "
+                         f"{torch.cuda.device_count()}", "lower --workers, or list them with --devices")
+    return [torch.device("cuda", first + i) for i in range(count)]
+
+
+def cpu_threads(devices: Sequence[torch.device]) -> int | None:
+    """Torch CPU threads per worker: this machine's cores shared among the workers training on the CPU
+    (None when none does: each GPU worker keeps torch's default)."""
+    on_cpu = sum(each.type == "cpu" for each in devices)
+    return max(1, (os.cpu_count() or 1) // on_cpu) if on_cpu else None
+
+
+def run_workers(specs: list[RunSpec], settings: RunSettings, devices: Sequence[torch.device]) -> list[Path]:
+    """Run ``specs`` on one worker per device and wait for them; returns the workers' failures as log
+    files to read (a failed cell is not a failure of its worker: its record says why)."""
+    results, store = settings.results, ResultStore(settings.results)
+    executor = submitit.LocalExecutor(folder=submitit_folder(results))
+    executor.update_parameters(timeout_min=NO_TIME_LIMIT_MIN)
+    threads = cpu_threads(devices)
+    starts = [i * len(specs) // len(devices) for i in range(len(devices))]
+    jobs = [executor.submit(ArrayTask(specs[start:] + specs[:start], replace(settings, device=device), str(device),
+                                      threads)) for start, device in zip(starts, devices, strict=True)]
+    Submission.now("local", [job.job_id for job in jobs], [record_paths(store, specs)] * len(jobs)).save(results)
+    console.print(f"{len(jobs)} workers on {', '.join(map(str, devices))}"
+                  f"{f' ({threads} CPU threads each)' if threads else ''}; their logs: {results / 'submitit'}",
+                  soft_wrap=True)
+    try:
+        _wait(jobs, specs, store)
+    except KeyboardInterrupt:
+        for job in jobs:
+            job.cancel(check=False)
+        _wait(jobs, specs, store)
+        raise
+    return [job.paths.stderr for job in jobs if job.exception() is not None]
+
+
+def _wait(jobs: Sequence[submitit.Job[object]], specs: Sequence[RunSpec], store: ResultStore) -> None:
+    """Until every job has ended, a bar of the cells recorded (done or failed) so far."""
+    with progress_bar(transient=False) as bar:
+        task = bar.add_task("cells recorded", total=len(specs), status="")
+        while True:
+            running = sum(not job.done() for job in jobs)
+            recorded = sum(store.path_for(spec).exists() for spec in specs)
+            bar.update(task, completed=recorded, status=f"{running} workers running")
+            if not running:
+                return
+            time.sleep(POLL_S)
