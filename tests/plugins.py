@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from bench.api.method import BuildContext, FinetuneConfig
+from bench.api.data import GalaxyData
+from bench.api.method import BuildContext, FinetuneConfig, FitReport
 from bench.api.profiles import Profile
 from bench.api.weights import ResolvedWeights, WeightsSpec
 from bench.train.classifier import BackboneClassifier
@@ -60,3 +64,22 @@ class NoBackbone(BackboneClassifier):
 
     def default_config(self, profile: Profile) -> FinetuneConfig:
         return FinetuneConfig(epochs=1, batch_size=32, lr=1e-3, weight_decay=0.0)
+
+
+class StoppedOnce(TinyConvNet):
+    """The first process to fine-tune it is sent the signals ``$BENCH_TEST_STOP_SIGNALS`` names (``TERM,USR2``:
+    as SLURM preempts a job; ``USR2``: as it warns of a time limit), all at once, and leaves the marker file
+    ``$BENCH_TEST_STOP_MARKER``; a requeued task must then run it again, to the end."""
+
+    name = "stopped-once"
+
+    def finetune(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> FitReport:
+        marker = Path(os.environ["BENCH_TEST_STOP_MARKER"])
+        if not marker.exists():
+            marker.touch()
+            stops = {getattr(signal, f"SIG{name}") for name in os.environ["BENCH_TEST_STOP_SIGNALS"].split(",")}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # delivered together when unblocked
+            for each in stops:
+                os.kill(os.getpid(), each)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        return super().finetune(train, val, cfg)

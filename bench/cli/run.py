@@ -127,16 +127,18 @@ def run(
         stdout.print(plan_table(plan))
         for line in plan_summary(plan):
             stdout.print(line, soft_wrap=True)
-    if cluster is not None:
-        scaleout.slurm_array(plan, settings, device, cluster, dry_run)
-    if dry_run or cluster is not None:
+        if cluster is not None:
+            scaleout.slurm_array(plan, settings, device, cluster, dry_run=True)
         return
-    if any(cell.state in ("failed", "to run") for cell in plan.cells):
-        checks.device(device, used=True)
+    if cluster is None and any(cell.state in ("failed", "to run") for cell in plan.cells):
+        checks.device(device, used=True)  # a SLURM task checks its own
     if errors := missing_weights(specs, settings):
         for line in errors:
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
         raise typer.Exit(2)
+    if cluster is not None:
+        scaleout.slurm_array(plan, settings, device, cluster, dry_run=False)
+        return
     if executor == "local":
         _run_workers(specs, settings, scaleout.local_devices(device, workers, devices))
         return

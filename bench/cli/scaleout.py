@@ -94,7 +94,7 @@ def slurm_array(plan: Plan, settings: RunSettings, device: str, options: SlurmOp
     if long := too_long(tasks, options.time_limit_min * 60.0):
         raise BenchError(f"{len(long)} cells are estimated to take longer than --time-limit: each try would time out",
                          "raise --time-limit (the warnings above name the cells)")
-    job_ids = submit(tasks, settings, device, options)
+    job_ids = submit([[cell.spec for cell in task.cells] for task in tasks], settings, device, options)
     array = job_ids[0].split("_")[0]
     results = settings.results
     console.print(f"submitted job array {array}: {len(job_ids)} tasks, {sum(len(t.cells) for t in tasks)} cells, "

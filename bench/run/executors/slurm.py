@@ -1,9 +1,10 @@
 """``--executor slurm``: a grid's pending cells as one SLURM job array, submitted through submitit.
 
-Each array task is an ``ArrayTask`` over the cells bench.grid.array packed into it by their estimated
-time; it runs them through the ordinary runner into the shared results directory. submitit writes the
-sbatch script (``--signal=USR2@90`` included: SLURM warns a task 90 s before its time limit), keeps each
-task's pickle and logs under ``<results>/submitit/`` and requeues a stopped task (see ArrayTask).
+Each array task is an ``ArrayTask`` over the cells packed into it by their estimated time
+(bench.grid.array); it runs them through the ordinary runner into the shared results directory.
+submitit writes the sbatch script (``--signal=USR2@90`` included: SLURM warns a task 90 s before its
+time limit), keeps each task's pickle and logs under ``<results>/submitit/`` and requeues a stopped
+task (see ArrayTask).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import submitit
 
 from bench.api.errors import BenchError
-from bench.grid.array import TaskPlan
+from bench.api.spec import RunSpec
 from bench.run.executors.submissions import Submission, record_paths, submitit_folder
 from bench.run.executors.task import ArrayTask
 from bench.run.runner import RunSettings
@@ -65,8 +66,9 @@ class SlurmOptions:
     def parameters(self) -> dict[str, object]:
         """submitit's SlurmExecutor parameters for these options."""
         given = {
-            "partition": self.partition, "account": self.account, "qos": self.qos, "mem_gb": self.mem_gb,
-            "additional_parameters": self.sbatch or None, "setup": self.setup or None,
+            "partition": self.partition, "account": self.account, "qos": self.qos,
+            "mem": self.mem_gb and f"{self.mem_gb}GB", "additional_parameters": self.sbatch or None,
+            "setup": self.setup or None,
         }
         return {
             "job_name": "bench", "time": self.time_limit_min, "gpus_per_node": self.gpus_per_task or None,
@@ -85,14 +87,15 @@ class SlurmOptions:
                 f"{self.array_parallelism} tasks at once")
 
 
-def submit(tasks: Sequence[TaskPlan], settings: RunSettings, device: str, options: SlurmOptions) -> list[str]:
-    """Submit ``tasks`` as one job array and record the submission; returns the array tasks' job ids."""
+def submit(tasks: Sequence[list[RunSpec]], settings: RunSettings, device: str, options: SlurmOptions) -> list[str]:
+    """Submit ``tasks`` (each the cells of one array task) as one job array and record the submission;
+    returns the array tasks' job ids."""
     if shutil.which("sbatch") is None or shutil.which("srun") is None:
         raise BenchError("SLURM's sbatch and srun are not on PATH here",
                          "run this on the cluster's login node, or use --executor local")
     executor = submitit.SlurmExecutor(folder=submitit_folder(settings.results), max_num_timeout=options.max_timeouts)
     executor.update_parameters(**options.parameters())
-    work = [ArrayTask([cell.spec for cell in task.cells], settings, device) for task in tasks]
+    work = [ArrayTask(specs, settings, device) for specs in tasks]
     try:
         with executor.batch():
             jobs = [executor.submit(task) for task in work]
@@ -100,6 +103,6 @@ def submit(tasks: Sequence[TaskPlan], settings: RunSettings, device: str, option
         raise BenchError(f"sbatch refused the array: {str(error).strip().splitlines()[-1]}",
                          "check --partition, --account, --qos and the resources against `sinfo`") from error
     store = ResultStore(settings.results)
-    records = [record_paths(store, [cell.spec for cell in task.cells]) for task in tasks]
+    records = [record_paths(store, specs) for specs in tasks]
     Submission.now("slurm", [job.job_id for job in jobs], records).save(settings.results)
     return [job.job_id for job in jobs]

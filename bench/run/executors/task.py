@@ -10,6 +10,7 @@ import submitit
 import torch
 
 from bench.api.spec import RunSpec
+from bench.io.progress import console
 from bench.run.interrupt import Stopped, stop_signals
 from bench.run.provenance import resolve_device
 from bench.run.runner import Runner, RunSettings
@@ -46,6 +47,8 @@ class ArrayTask(submitit.helpers.Checkpointable):
                 records = runner.run(self.specs)
             except Stopped as stop:
                 if stop.signum in REQUEUE_SIGNALS and callable(requeue):
+                    console.print(f"{stop.signum.name}: this task goes back to the queue through submitit, keeping "
+                                  "the cells it finished", soft_wrap=True)
                     requeue(stop.signum, None)  # checkpoints, requeues and exits
                 raise
         counts: dict[str, int] = dict(Counter(record.status for record in records))
