@@ -7,6 +7,7 @@ import random
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -245,3 +246,33 @@ def test_a_slurm_array_requeues_a_stopped_task_and_runs_every_cell_once(
     assert "COMPLETED 2" in status.output and "4200" in status.output
     counts = re.search(r"│ (\d+)\s+│ (\d+)\s+│ (\d+)\s+│ (\d+)\s+│", status.output)
     assert counts is not None and counts.groups() == ("2", "0", "0", "0")
+
+
+@pytest.mark.slow
+def test_stopping_local_workers_keeps_nothing_of_their_cells_and_a_rerun_resumes(
+    tmp_path: Path, plugin_methods: None
+) -> None:
+    results = tmp_path / "results"
+    env = {**os.environ, "BENCH_NO_PROGRESS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "bench.cli", "run", "--methods", "tiny-convnet", "--datasets", "demo:10",
+               "--fractions", "0.2,0.4,0.6,0.8,1.0", "--seeds", "0,1", "--device", "cpu", "--results", str(results),
+               "--executor", "local", "--workers", "2"]
+    parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(results.glob("*/*/*.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    parent.send_signal(signal.SIGTERM)
+    log = parent.communicate(timeout=60)[1]
+    assert parent.returncode == 143 and "interrupted: the workers stopped" in log, log
+    assert not list(results.glob("*/*/*.claim"))  # every claim released
+    outputs, records = ({p.with_suffix("") for p in results.glob(f"*/*/*.{kind}")} for kind in ("npz", "json"))
+    assert outputs <= records  # no test outputs of a cell that was not recorded
+    first = {path.name for path in results.glob("*/*/*.json")}
+    assert 0 < len(first) < 10
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(list(results.glob("*/*/*.json"))) == 10
+    logs = "".join(path.read_text() for path in (results / "submitit").glob("*/*_log.err"))
+    finished = Counter(cell for cell in RAN.findall(logs))
+    assert len(finished) == 10  # every cell started; the ones done before the stop were not started again
+    assert all(count == 1 for cell, count in finished.items() if f"{cell.split()[-1]}.json" in first)

@@ -184,8 +184,8 @@ def _refuse_cell_flags(context: typer.Context) -> None:
 
 
 def _run_workers(specs: list[Any], settings: Any, devices: list[Any]) -> None:
-    """``--executor local``: the cells on one worker per device; this call's table; exit 1 when a cell
-    or a worker failed, 130 or 143 when interrupted."""
+    """``--executor local``: the cells on one worker per device, then a table of all their records; exit 1
+    when a cell or a worker failed, 130 or 143 when interrupted."""
     from bench.run.executors.local import run_workers
     from bench.run.interrupt import exit_code, sigterm_interrupts
     from bench.run.store import ResultStore
@@ -202,7 +202,10 @@ def _run_workers(specs: list[Any], settings: Any, devices: list[Any]) -> None:
     stdout.print(results_table(records))
     for log in failed_workers:
         console.print(f"[red]a worker failed[/]: its log is {log}", soft_wrap=True)
-    if failed_workers or len(records) < len(specs) or any(r.status != "ok" for r in records):
+    if held := len(specs) - len(records):
+        console.print(f"{held} cells not recorded: being run by other processes (`bench status` shows them); rerun "
+                      "to pick them up", soft_wrap=True)
+    if failed_workers or any(r.status != "ok" for r in records):
         raise typer.Exit(1)
 
 
