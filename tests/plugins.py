@@ -66,20 +66,36 @@ class NoBackbone(BackboneClassifier):
         return FinetuneConfig(epochs=1, batch_size=32, lr=1e-3, weight_decay=0.0)
 
 
-class StoppedOnce(TinyConvNet):
-    """The first process to fine-tune it is sent the signals ``$BENCH_TEST_STOP_SIGNALS`` names (``TERM,USR2``:
-    as SLURM preempts a job; ``USR2``: as it warns of a time limit), all at once, and leaves the marker file
-    ``$BENCH_TEST_STOP_MARKER``; a requeued task must then run it again, to the end."""
 
-    name = "stopped-once"
+class PreemptedOnce(TinyConvNet):
+    """The first process to fine-tune it is sent the signals ``stops`` names all at once, as SLURM preempts a
+    task (SIGTERM, and SIGUSR2 where it is set to warn), and leaves a marker file named after the method in
+    ``$BENCH_TEST_STOP_MARKERS``; a requeued task must then run it again, to the end."""
+
+    name = "preempted-once"
+    stops: tuple[str, ...] = ("TERM", "USR2")
 
     def finetune(self, train: GalaxyData, val: GalaxyData | None, cfg: FinetuneConfig) -> FitReport:
-        marker = Path(os.environ["BENCH_TEST_STOP_MARKER"])
+        marker = Path(os.environ["BENCH_TEST_STOP_MARKERS"]) / self.name
         if not marker.exists():
             marker.touch()
-            stops = {getattr(signal, f"SIG{name}") for name in os.environ["BENCH_TEST_STOP_SIGNALS"].split(",")}
+            stops = {getattr(signal, f"SIG{name}") for name in self.stops}
             signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # delivered together when unblocked
             for each in stops:
                 os.kill(os.getpid(), each)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         return super().finetune(train, val, cfg)
+
+
+class TimedOutOnce(PreemptedOnce):
+    """As PreemptedOnce, stopped as SLURM warns of a time limit: SIGUSR2 alone."""
+
+    name = "timed-out-once"
+    stops = ("USR2",)
+
+
+class TerminatedOnce(PreemptedOnce):
+    """As PreemptedOnce, stopped by SIGTERM alone (preemption where no warning signal is set)."""
+
+    name = "terminated-once"
+    stops = ("TERM",)

@@ -152,29 +152,6 @@ def recorded(results: Path) -> list[dict[str, object]]:
     return [json.loads(path.read_text()) for path in sorted(results.glob("*/*/*.json"))]
 
 
-@pytest.mark.slow
-def test_local_workers_run_every_cell_once(
-    tmp_path: Path, run_bench: RunBench, plugin_methods: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))  # the workers import what this process does
-    results = tmp_path / "results"
-    args = ["run", "--methods", "tiny-convnet", "--datasets", "demo:10", "--fractions", "0.25,0.5,0.75,1.0",
-            "--device", "cpu", "--results", str(results), "--executor", "local", "--workers", "2"]
-    result = run_bench(args)
-    assert result.exit_code == 0, result.output
-    records = recorded(results)
-    assert len(records) == 4 and {r["status"] for r in records} == {"ok"}
-    logs = [path.read_text() for path in (results / "submitit").glob("*/*_log.err")]
-    assert len(logs) == 2
-    assert sorted(Counter(cell for log in logs for cell in RAN.findall(log)).values()) == [1, 1, 1, 1], logs
-    assert not list(results.glob("*/*/*.claim"))
-    before = {path: path.stat().st_mtime_ns for path in results.glob("*/*/*.json")}
-    assert run_bench(args).exit_code == 0  # a rerun finds every cell done
-    assert {path: path.stat().st_mtime_ns for path in results.glob("*/*/*.json")} == before
-    status = run_bench(["status", "--results", str(results)])
-    assert "ENDED 2" in status.output
-
-
 @pytest.fixture
 def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """sbatch, srun, scontrol and sacct on PATH, running job arrays here (tests/fake_slurm.py); its state folder."""
@@ -205,28 +182,30 @@ def wait_for_array(state: Path, timeout_s: float = 300.0) -> dict[str, str]:
     raise AssertionError(f"the array did not finish: {states}")
 
 
+STOPPED_ONCE = {"preempted-once": "plugins:PreemptedOnce", "timed-out-once": "plugins:TimedOutOnce",
+                "terminated-once": "plugins:TerminatedOnce"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("stop", ["TERM,USR2", "USR2"])  # as SLURM preempts a task; as it warns of a time limit
-def test_a_slurm_array_requeues_a_stopped_task_and_runs_every_cell_once(
-    stop: str, fake_slurm: Path, tmp_path: Path, run_bench: RunBench, install_plugin: Callable[[dict[str, str]], None],
+def test_a_slurm_array_requeues_stopped_tasks_and_runs_every_cell_once(
+    fake_slurm: Path, tmp_path: Path, run_bench: RunBench, install_plugin: Callable[[dict[str, str]], None],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    install_plugin({"tiny-convnet": "plugins:TinyConvNet", "stopped-once": "plugins:StoppedOnce"})
+    install_plugin({"tiny-convnet": "plugins:TinyConvNet", **STOPPED_ONCE})
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(sys.path))
-    monkeypatch.setenv("BENCH_TEST_STOP_MARKER", str(tmp_path / "stopped"))
-    monkeypatch.setenv("BENCH_TEST_STOP_SIGNALS", stop)
+    monkeypatch.setenv("BENCH_TEST_STOP_MARKERS", str(tmp_path))
     results = tmp_path / "results"
     result = run_bench([
-        "run", "--methods", "tiny-convnet,stopped-once", "--datasets", "demo:10", "--device", "cpu",
+        "run", "--methods", ",".join(["tiny-convnet", *STOPPED_ONCE]), "--datasets", "demo:10", "--device", "cpu",
         "--results", str(results), "--executor", "slurm", "--partition", "gpu", "--account", "astro", "--qos", "high",
-        "--time-limit", "0:30", "--cpus-per-task", "2", "--mem-gb", "16", "--array-parallelism", "4",
+        "--time-limit", "0:30", "--cpus-per-task", "2", "--mem-gb", "16", "--array-parallelism", "2",
         "--sbatch", "constraint=a100", "--setup", "echo setup-ran",
     ])
     assert result.exit_code == 0, result.output
-    assert "submitted job array 4200: 2 tasks, 2 cells" in result.output and "bench status" in result.output
+    assert "submitted job array 4200: 4 tasks, 4 cells" in result.output and "bench status" in result.output
     [submitted] = calls(fake_slurm, "sbatch")
     script = str(submitted["script"])
-    for line in ("--array=0-1%2", "--partition=gpu", "--account=astro", "--qos=high", "--time=30",
+    for line in ("--array=0-3%2", "--partition=gpu", "--account=astro", "--qos=high", "--time=30",
                  "--gpus-per-node=1", "--cpus-per-task=2", "--mem=16GB", "--constraint=a100", "--signal=USR2@90",
                  "--ntasks-per-node=1"):
         assert f"#SBATCH {line}\n" in script, script
@@ -234,18 +213,19 @@ def test_a_slurm_array_requeues_a_stopped_task_and_runs_every_cell_once(
 
     assert set(wait_for_array(fake_slurm).values()) == {"COMPLETED"}
     records = recorded(results)
-    assert sorted(r["spec"]["method"] for r in records) == ["stopped-once", "tiny-convnet"]  # type: ignore[index]
+    assert sorted(r["spec"]["method"] for r in records) == sorted(["tiny-convnet", *STOPPED_ONCE])  # type: ignore[index]
     assert {r["status"] for r in records} == {"ok"}
-    assert [c["argv"] for c in calls(fake_slurm, "scontrol")] == [["requeue", "4200_1"]]  # the stopped task, once
-    assert not list(results.glob("*/*/*.claim")) and not list(results.glob("*/*/*.npz.tmp"))
+    assert sorted(c["argv"][1] for c in calls(fake_slurm, "scontrol")) == ["4200_1", "4200_2", "4200_3"]  # each once
+    assert not list(results.glob("*/*/*.claim"))
     logs = "".join(path.read_text() for path in (results / "submitit").glob("*/*_log.err"))
-    assert Counter(cell.split()[0] for cell in RAN.findall(logs)) == {"stopped-once": 2, "tiny-convnet": 1}
-    assert "interrupted stopped-once" in logs and "nothing of it kept" in logs
+    started = Counter(cell.split()[0] for cell in RAN.findall(logs))
+    assert started == {"tiny-convnet": 1, **dict.fromkeys(STOPPED_ONCE, 2)}
+    assert logs.count("nothing of it kept") == 3 and logs.count("goes back to the queue through submitit") == 3
 
     status = run_bench(["status", "--results", str(results)])
-    assert "COMPLETED 2" in status.output and "4200" in status.output
+    assert "COMPLETED 4" in status.output and "4200" in status.output
     counts = re.search(r"│ (\d+)\s+│ (\d+)\s+│ (\d+)\s+│ (\d+)\s+│", status.output)
-    assert counts is not None and counts.groups() == ("2", "0", "0", "0")
+    assert counts is not None and counts.groups() == ("4", "0", "0", "0")
 
 
 @pytest.mark.slow
@@ -276,3 +256,7 @@ def test_stopping_local_workers_keeps_nothing_of_their_cells_and_a_rerun_resumes
     finished = Counter(cell for cell in RAN.findall(logs))
     assert len(finished) == 10  # every cell started; the ones done before the stop were not started again
     assert all(count == 1 for cell, count in finished.items() if f"{cell.split()[-1]}.json" in first)
+    status = subprocess.run([sys.executable, "-m", "bench.cli", "status", "--results", str(results)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert status.stdout.count("ENDED 2") == 2, status.stdout  # two submissions of two workers each
+    assert re.search(r"│ 10\s+│ 0\s+│ 0\s+│ 0\s+│", status.stdout), status.stdout
