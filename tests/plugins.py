@@ -99,3 +99,36 @@ class TerminatedOnce(PreemptedOnce):
 
     name = "terminated-once"
     stops = ("TERM",)
+
+
+class RankOneFails(TinyConvNet):
+    """Trained as DDP ranks, its rank 1 fails in its first step (raising, or killed by ``kill_with``)."""
+
+    name = "rank-one-fails"
+    summary = "fails on DDP rank 1"
+    kill_with: int | None = None
+
+    def create_backbone(self, ctx: BuildContext, weights: ResolvedWeights) -> tuple[nn.Module, int, Preprocessing]:
+        backbone, size, prep = super().create_backbone(ctx, weights)
+        return nn.Sequential(_FailsOnRankOne(self.kill_with), backbone), size, prep
+
+
+class RankOneKilled(RankOneFails):
+    name = "rank-one-killed"
+    summary = "killed by SIGKILL on DDP rank 1"
+    kill_with = signal.SIGKILL
+
+
+class _FailsOnRankOne(nn.Module):
+    def __init__(self, kill_with: int | None) -> None:
+        super().__init__()
+        self.kill_with = kill_with
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from bench.train.distributed import world
+
+        if self.training and world().rank == 1:
+            if self.kill_with is not None:
+                os.kill(os.getpid(), self.kill_with)
+            raise RuntimeError("rank 1 lost its device")
+        return x

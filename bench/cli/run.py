@@ -69,6 +69,9 @@ def run(
     array_parallelism: scaleout.ArrayParallelism = 256,
     sbatch: scaleout.Sbatch = [],  # noqa: B006
     setup: scaleout.Setup = [],  # noqa: B006
+    gpus_per_cell: Annotated[int, typer.Option(help=(
+        "Train each cell as N DDP ranks on N devices from --device on (on the CPU: N gloo processes); "
+        "--adapt full only."), rich_help_panel="Scale-out")] = 1,
 ) -> None:
     """Fine-tune and evaluate every cell of a grid; finished cells, and cells another process is running, are
     skipped (exit 0; the last line counts the cells others hold: rerun to pick them up). A failed cell
@@ -81,6 +84,7 @@ def run(
     from bench.grid.shard import Shard
     from bench.run.inputs import with_inputs
     from bench.run.interrupt import exit_code, sigterm_interrupts
+    from bench.run.ranks import cell_ranks
     from bench.run.runner import Runner, RunSettings, missing_weights
     from bench.run.store import ResultStore
 
@@ -112,13 +116,15 @@ def run(
     checks.check_weights(weights_files, specs, get_profile(profile).model_scale)
     if shard:
         specs = Shard.parse(shard).select(specs)
+    first_device = checks.device(device, used=False)
     settings = RunSettings(
         results=results,
         data=DataOptions(data_dir=data_dir, path=data_path, allow_outside_paths=allow_outside_paths),
-        device=checks.device(device, used=False),  # where this process runs cells; a SLURM task resolves its own
+        device=first_device,  # where this process runs cells; a SLURM task resolves its own
         weights_files=weights_files,
         weights_dir=weights_dir,
         save_models=save_models,
+        rank_devices=cell_ranks(first_device, gpus_per_cell, specs, executor),
     )
     specs = with_inputs(specs, settings)
     store = ResultStore(results)

@@ -65,9 +65,13 @@ def peak_memory(device: torch.device) -> dict[str, Any]:
     return {"peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "memory_kind": "process_rss"}
 
 
-def environment(device: torch.device) -> dict[str, Any]:
+def environment(device: torch.device, rank_devices: tuple[torch.device, ...] = ()) -> dict[str, Any]:
+    """Where a run ran: ``device``, or, trained as DDP ranks, one rank per entry of ``rank_devices``
+    (``world_size`` says how many ranks; 1 for a run in one process)."""
     return {
         "device": str(device),
+        "world_size": max(1, len(rank_devices)),
+        "rank_devices": [str(each) for each in rank_devices or (device,)],
         "device_name": device_name(device),
         "python": platform.python_version(),
         "packages": package_versions(),

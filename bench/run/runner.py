@@ -29,12 +29,13 @@ from bench.data.splits import nested_fraction
 from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, thin_classes
 from bench.io.atomic import remove_stale_temps
 from bench.io.progress import console, progress_bar
-from bench.run import claims, provenance
+from bench.run import claims, provenance, ranks
 from bench.run.artifacts import from_outputs, save_artifacts
 from bench.run.eta import GridClock
 from bench.run.interrupt import signal_of
 from bench.run.record import RunData, RunRecord, describe
 from bench.run.store import ResultStore
+from bench.train.distributed import RankFailed
 from bench.train.linear_probe import frozen_config
 
 
@@ -48,6 +49,7 @@ class RunSettings:
     weights_files: dict[str, str] = field(default_factory=dict)  # method -> file (--weights m=path)
     weights_dir: str | None = None
     save_models: bool = False  # keep each fine-tuned model next to its record (methods that are SavesModel)
+    rank_devices: tuple[torch.device, ...] = ()  # two or more: each cell trains as DDP ranks, rank r on device r
 
 
 def seed_everything(seed: int) -> None:
@@ -192,13 +194,19 @@ class Runner:
             self.store.path_for(spec).with_suffix(suffix).unlink(missing_ok=True)
 
     def run_one(self, spec: RunSpec) -> RunRecord:
-        """Train and evaluate one spec; any failure becomes a failed record instead of an exception."""
-        device = self.settings.device
-        started_at, environment = datetime.now(UTC).isoformat(), provenance.environment(device)
+        """Train and evaluate one spec; any failure becomes a failed record instead of an exception. With
+        two or more ``rank_devices`` it trains as that many DDP ranks (bench/run/ranks.py), the peak
+        memory recorded being rank 0's."""
+        device, ranked = self.settings.device, len(self.settings.rank_devices) > 1
+        started_at = datetime.now(UTC).isoformat()
+        environment = provenance.environment(device, self.settings.rank_devices)
         started = time.perf_counter()
         provenance.reset_peak_memory(device)
         try:
-            outcome = {**self._train_and_evaluate(spec), "status": "ok", "error": None}
+            trained = ranks.train_and_evaluate(self.settings, spec) if ranked else self._train_and_evaluate(spec)
+            outcome = {**trained, "status": "ok", "error": None}
+        except RankFailed as error:
+            outcome = {"status": "failed", "error": error.line, "traceback": error.details}
         except Exception as error:  # a grid goes on past one failed cell; the record keeps the reason
             outcome = _failure(error)
         common = {
@@ -207,7 +215,7 @@ class Runner:
             **provenance.peak_memory(device),
         }
         try:
-            return RunRecord(**common, **outcome)
+            return RunRecord(**(common | outcome))
         except ValidationError as error:  # e.g. a task that reports a metric that is not a number
             return RunRecord(**common, **_failure(error))
 
@@ -217,7 +225,9 @@ class Runner:
             return None
         return str(method.save(self.store.path_for(spec).with_suffix(".pt")))
 
-    def _train_and_evaluate(self, spec: RunSpec) -> dict[str, Any]:
+    def _train_and_evaluate(self, spec: RunSpec, train_only: bool = False) -> dict[str, Any]:
+        """The outcome of training and evaluating ``spec``; with ``train_only`` (a DDP rank other
+        than 0) it only trains, and the outcome is empty."""
         splits = self.dataset(spec.dataset)
         method = registry.create_method(spec.method)
         if spec.variant not in method.variants:
@@ -242,6 +252,8 @@ class Runner:
         weights = method.build(context)
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
+        if train_only:
+            return {}
         outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device)
         labels = splits.test.labels
         evaluation = evaluate(outputs, labels, spec.tasks)

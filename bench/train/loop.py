@@ -18,6 +18,7 @@ from bench.api.errors import BenchError
 from bench.api.method import FinetuneConfig, FitReport, Schedule
 from bench.io.progress import progress_bar
 from bench.train.device_data import device_reader
+from bench.train.distributed import World, data_parallel, from_rank0, mean_across, shard, world
 from bench.train.preprocess import Preprocessing, to_device
 
 LossTerms = dict[str, torch.Tensor]
@@ -188,6 +189,10 @@ class TrainStep:
     ``after_step``, then a step of ``cfg.schedule``. None of this waits for the GPU (an
     objective's own loss may, e.g. by copying labels to the host). ``fast`` says whether the loss
     is compiled.
+
+    In a world of several ranks (bench/train/distributed.py) the batch is this rank's shard and the
+    loss goes through DistributedDataParallel, which averages the gradients over the ranks; in a
+    world of one it is called as it is.
     """
 
     def __init__(
@@ -206,6 +211,8 @@ class TrainStep:
         self.images = device_reader(train, device)
         self.labels = torch.as_tensor(train.labels, dtype=torch.long)
         self.loss = torch.compile(objective.loss) if fast.compile else objective.loss
+        if world().size > 1:
+            self.loss = data_parallel(objective.module, self.loss, device)
         self.optimizer = torch.optim.AdamW(
             _fresh_groups(objective.parameters), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda"
         )
@@ -270,12 +277,21 @@ def fit(
     fast: FastPath = EAGER,
 ) -> FitReport:
     """Train ``objective`` on ``train`` and restore the weights of the best validation epoch; ``fast``
-    is given to every ``TrainStep``."""
+    is given to every ``TrainStep``.
+
+    In a world of several ranks every rank draws the same global batches (one seed) and trains on its
+    shard of each, trimmed to a multiple of the world size (a trailing batch smaller than the world is
+    skipped); augmentation draws from a generator of each rank's own. The logged loss terms are the
+    means over all ranks, and rank 0 alone scores the validation set: every rank gets its score, so
+    all take the same early-stopping decision. ``train_images`` counts the images of all ranks.
+    """
     per_epoch = steps_per_epoch(len(train), cfg)
     total_steps = per_epoch * cfg.epochs
     warmup_steps = max(1, round(cfg.warmup_epochs * per_epoch))
     generator = torch.Generator().manual_seed(cfg.seed)
-    step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps, generator, fast)
+    current = world()
+    step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps,
+                     augmentation_generator(generator, cfg.seed, current), fast)
     stopper = EarlyStopping(cfg.patience)
     history: list[dict[str, float]] = []
     train_images, train_seconds, stop = 0, 0.0, False
@@ -287,22 +303,25 @@ def fit(
             sums: dict[str, torch.Tensor] = {}
             steps = 0
             started = time.perf_counter()
-            for indices in epoch_batches(len(train), cfg.batch_size, per_epoch, generator):
+            for batch in epoch_batches(len(train), cfg.batch_size, per_epoch, generator):
+                indices = shard(batch, current)
+                if not len(indices):
+                    continue
                 terms = step(indices)
                 for name, value in terms.items():  # summed on the device: no sync per step
                     sums[name] = sums.get(name, 0.0) + value.detach().float()
                 steps += 1
-                train_images += len(indices)
+                train_images += len(indices) * current.size
                 bar.update(task, advance=1)
             synchronize(device)
             train_seconds += time.perf_counter() - started
-            means = {name: float(total) / max(1, steps) for name, total in sums.items()}
+            means = {name: float(total) / max(1, steps) for name, total in mean_across(sums).items()}
             _check_finite(means, epoch)
             record = {"epoch": float(epoch), "lr": float(step.schedule.get_last_lr()[0]), **means}
             bar.update(task, status=f"epoch {epoch} loss {means['loss']:.3f}")
             if objective.score is not None:
                 objective.module.eval()
-                record["val_score"] = score = objective.score()
+                record["val_score"] = score = from_rank0(objective.score)
                 stop = stopper.update(score, epoch, objective.module)
                 bar.update(task, status=f"epoch {epoch} val {score:.3f} (best {stopper.best_score:.3f})")
             history.append(record)
@@ -312,6 +331,14 @@ def fit(
     stopper.restore(objective.module)
     objective.module.eval()
     return stopper.report(history, train_images, train_seconds)
+
+
+def augmentation_generator(order: torch.Generator, seed: int, current: World) -> torch.Generator:
+    """What augmentation draws from: the batch order's generator in a world of one (as ever), else a
+    generator of this rank's own, so that ranks do not augment their shards alike."""
+    if current.size == 1:
+        return order
+    return torch.Generator().manual_seed(seed * 1_000_003 + current.rank + 1)
 
 
 def synchronize(device: torch.device) -> None:

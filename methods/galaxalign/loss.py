@@ -29,10 +29,13 @@ term: one prompt per class makes a class's texts one embedding, repeated, and wh
 repeats within each class the two losses are equal (the softmax mass on a repeated column is the
 same whichever copy is the target). A class's symbols are different drawings, so there the paper's
 loss pushes a galaxy away from the other symbols of its class and ours pulls it towards them.
-``matching_pair`` differs only in where the batch lives: the paper's 512 were global over 2 GPUs
-(open_clip gathers both GPUs' features, so each loss sees 512 x 512 logits; by its default, without
-``--gather-with-grad``, each GPU back-propagates through its own 256 and DDP averages the two: the
-gradient of the 512, halved), ours are on one device (the same logits, the gradient unhalved).
+``matching_pair`` differs only in how a batch over several GPUs is back-propagated. The paper's 512
+were global over 2 GPUs: open_clip gathers both GPUs' features, so each loss sees 512 x 512 logits,
+and by its default, without ``--gather-with-grad``, each GPU back-propagates through its own 256 only
+and DDP averages the two: the gradient of the 512, halved. Ours is the objective of the whole batch
+on one device, or on several (``bench run --gpus-per-cell 2``): both losses gather every rank's
+features with gradient (bench.train.distributed.gather, open_clip's ``--gather-with-grad``), so each
+rank computes the global batch's loss and DDP's average is its full gradient, as on one device.
 
 Temperature: all three pairs share the CLIP model's own learnable ``logit_scale`` (the pretrained
 value, or CLIP's 1/0.07 at random init), clamped to at most ``MAX_LOGIT_SCALE`` after every
@@ -47,6 +50,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from bench.train.distributed import gather
+
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clips the learned temperature so logits scale by at most 100
 INIT_LOGIT_SCALE = math.log(1 / 0.07)  # CLIP's initial temperature, 0.07
 
@@ -59,9 +64,18 @@ def symmetric_cross_entropy(
 ) -> torch.Tensor:
     """Mean of the a->b and b->a cross-entropies of ``exp(logit_scale) * a @ b.T`` (``logit_scale``
     is the log of the inverse temperature) against ``targets``: class indices or a symmetric
-    (N, N) matrix of row distributions, either serving both directions."""
+    (N, N) matrix of row distributions, either serving both directions. ``a`` and ``b`` are the
+    global batch's (see ``global_batch``)."""
     logits = logit_scale.exp() * (a.float() @ b.float().T)
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+
+
+def global_batch(
+    a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``a``, ``b`` and ``labels`` of every rank, in rank order, the embeddings with gradient; this
+    rank's own on one device."""
+    return gather(a), gather(b), gather(labels)
 
 
 def matching_pair_contrastive(
@@ -69,6 +83,7 @@ def matching_pair_contrastive(
 ) -> torch.Tensor:
     """open_clip's ``ClipLoss``: item i of ``a`` and item i of ``b`` are the only positive pair;
     ``labels`` play no part."""
+    a, b, _ = global_batch(a, b, labels)
     return symmetric_cross_entropy(a, b, logit_scale, torch.arange(len(a), device=a.device))
 
 
@@ -82,6 +97,7 @@ def multi_positive_contrastive(
     a: torch.Tensor, b: torch.Tensor, labels: torch.Tensor, logit_scale: torch.Tensor
 ) -> torch.Tensor:
     """Symmetric multi-positive InfoNCE: every pair of items of one class is a positive."""
+    a, b, labels = global_batch(a, b, labels)
     return symmetric_cross_entropy(a, b, logit_scale, positive_targets(labels))
 
 

@@ -91,7 +91,7 @@ def out_of_memory(description: str, batch_size: int) -> BenchError:
     return BenchError(
         f"{description} ran out of memory at batch size {batch_size}",
         f"pass a --batch-size N below {batch_size} (the paper's {PAPER_BATCH_SIZE} was global, 256 per GPU "
-        "on 2 GPUs; this bench trains on one device, training over several is planned)",
+        "on 2 GPUs), or split each batch over GPUs with --gpus-per-cell 2",
     )
 
 
