@@ -200,7 +200,7 @@ def test_a_failed_rank_fails_its_cell_in_one_line(method: str, line: str, tmp_pa
 
 @pytest.mark.parametrize(("extra", "refusal"), [
     (["--adapt", "linear"], "--adapt linear cannot train on several ranks"),
-    (["--executor", "local"], "--gpus-per-cell 2 does not combine with --executor local yet"),
+    (["--adapt", "linear", "--executor", "local"], "--adapt linear cannot train on several ranks"),
 ])
 def test_a_cell_not_trained_by_the_shared_loop_is_refused_in_one_line(extra: list[str], refusal: str,
                                                                       tmp_path: Path, run_bench: Any) -> None:

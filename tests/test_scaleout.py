@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import submitit
+import torch
 from typer.testing import Result
 
 from bench.api.errors import BenchError
@@ -22,8 +24,10 @@ from bench.api.spec import RunSpec
 from bench.grid.array import HEADROOM, pack, too_long
 from bench.grid.plan import Cell
 from bench.run import claims
+from bench.run.executors.local import worker_devices
 from bench.run.executors.slurm import clock, minutes
 from bench.run.executors.submissions import Submission
+from bench.run.executors.task import ArrayTask, cell_devices
 from bench.run.interrupt import Stopped, stop_signals
 
 FAKE_SLURM = Path(__file__).with_name("fake_slurm.py")
@@ -117,6 +121,41 @@ def test_bad_scale_out_flags_get_one_line(run_bench: RunBench, tmp_path: Path, a
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
+def test_workers_get_their_devices_in_groups_of_gpus_per_cell() -> None:
+    cpu = torch.device("cpu")
+    assert worker_devices(cpu, 2, [], per_cell=2) == [(cpu, cpu), (cpu, cpu)]
+    listed = ["cuda:0", "cuda:1", "cuda:2", "cuda:3"]
+    assert [tuple(map(str, g)) for g in worker_devices(cpu, None, listed, 2)] == [("cuda:0", "cuda:1"),
+                                                                                    ("cuda:2", "cuda:3")]
+    with pytest.raises(BenchError, match="do not make 3 workers"):
+        worker_devices(cpu, 3, listed, 2)
+    with pytest.raises(BenchError, match="do not make whole workers"):
+        worker_devices(cpu, None, listed[:3], 2)
+    assert cell_devices("auto", 1) == ("auto",)  # resolved on the node
+    assert cell_devices("cuda", 2) == ("cuda:0", "cuda:1") and cell_devices("cpu", 2) == ("cpu", "cpu")
+
+
+def test_a_slurm_array_plan_asks_for_gpus_per_cell_gpus_per_task(run_bench: RunBench, tmp_path: Path) -> None:
+    args = ["run", "--datasets", "demo:10", "--results", str(tmp_path), "--executor", "slurm", "--dry-run",
+            "--init", "random", "--methods", "vit16,resnet18"]
+    two = run_bench([*args, "--gpus-per-cell", "2"])
+    assert two.exit_code == 0 and "each task: 2 GPU(s), 8 CPUs, time limit 04:00:00" in two.output, two.output
+    cpu = run_bench([*args, "--device", "cpu"])
+    assert "each task: 0 GPU(s)" in cpu.output
+
+
+@pytest.mark.slow
+def test_an_array_task_trains_its_cells_on_the_ranks_it_is_given(tmp_path: Path, plugin_methods: None) -> None:
+    """Under submitit's DebugExecutor (the task in this process): a cell on two gloo ranks, one record."""
+    from bench.run.runner import RunSettings
+
+    spec = RunSpec("tiny-convnet", "demo:4")
+    task = ArrayTask([spec], RunSettings(results=tmp_path), ("cpu", "cpu"))
+    assert submitit.DebugExecutor(folder=tmp_path / "submitit").submit(task).result() == {"ok": 1, "held elsewhere": 0}
+    [record] = recorded(tmp_path)
+    assert record["environment"]["world_size"] == 2  # type: ignore[index]
+
+
 def test_without_slurm_on_path_a_submission_says_where_to_run(
     run_bench: RunBench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,7 +235,7 @@ def test_a_slurm_array_requeues_stopped_tasks_and_runs_every_cell_once(
     monkeypatch.setenv("BENCH_TEST_STOP_MARKERS", str(tmp_path))
     results = tmp_path / "results"
     result = run_bench([
-        "run", "--methods", ",".join(["tiny-convnet", *STOPPED_ONCE]), "--datasets", "demo:10", "--device", "cpu",
+        "run", "--methods", ",".join(["tiny-convnet", *STOPPED_ONCE]), "--datasets", "demo:10",
         "--results", str(results), "--executor", "slurm", "--partition", "gpu", "--account", "astro", "--qos", "high",
         "--time-limit", "0:30", "--cpus-per-task", "2", "--mem-gb", "16", "--array-parallelism", "2",
         "--sbatch", "constraint=a100", "--setup", "echo setup-ran",

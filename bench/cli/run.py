@@ -99,7 +99,8 @@ def run(
     checks.check_folder(results, "--results")
     executor = scaleout.chosen_executor(executor, checks.given(context, scaleout.LOCAL_FLAGS + scaleout.SLURM_FLAGS))
     cluster = None if executor != "slurm" else scaleout.slurm_options(
-        partition, account, qos, time_limit, 1, cpus_per_task, mem_gb, array_parallelism, sbatch, setup)
+        partition, account, qos, time_limit, 0 if device == "cpu" else gpus_per_cell, cpus_per_task, mem_gb,
+        array_parallelism, sbatch, setup)
     if all_seeds and not grid:
         raise BenchError("--all-seeds only applies to --grid", "drop it, or list the seeds with --seeds")
     if grid:
@@ -134,7 +135,7 @@ def run(
         for line in plan_summary(plan):
             stdout.print(line, soft_wrap=True)
         if cluster is not None:
-            scaleout.slurm_array(plan, settings, device, cluster, dry_run=True)
+            scaleout.slurm_array(plan, settings, device, gpus_per_cell, cluster, dry_run=True)
         return
     if cluster is None and any(cell.state in ("failed", "to run") for cell in plan.cells):
         checks.device(device, used=True)  # a SLURM task checks its own
@@ -143,10 +144,10 @@ def run(
             console.print(f"[red]error:[/] {line}", soft_wrap=True)
         raise typer.Exit(2)
     if cluster is not None:
-        scaleout.slurm_array(plan, settings, device, cluster, dry_run=False)
+        scaleout.slurm_array(plan, settings, device, gpus_per_cell, cluster, dry_run=False)
         return
     if executor == "local":
-        _run_workers(specs, settings, scaleout.local_devices(device, workers, devices))
+        _run_workers(specs, settings, scaleout.local_devices(device, workers, devices, gpus_per_cell))
         return
     console.print(f"{len(specs)} runs on {settings.device}, results in {results}")
     runner = Runner(settings, store)

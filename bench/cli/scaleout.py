@@ -77,10 +77,13 @@ def slurm_options(
                         array_parallelism=array_parallelism, sbatch=extra, setup=list(setup))
 
 
-def slurm_array(plan: Plan, settings: RunSettings, device: str, options: SlurmOptions, dry_run: bool) -> None:
+def slurm_array(
+    plan: Plan, settings: RunSettings, device: str, gpus_per_cell: int, options: SlurmOptions, dry_run: bool
+) -> None:
     """Print the array plan; unless ``dry_run``, submit it and say how to follow it."""
     from bench.grid.array import array_summary, array_table, pack, too_long
     from bench.run.executors.slurm import submit
+    from bench.run.executors.task import cell_devices
 
     tasks = pack(plan.cells, options.time_limit_min * 60.0)
     if not tasks:
@@ -94,7 +97,8 @@ def slurm_array(plan: Plan, settings: RunSettings, device: str, options: SlurmOp
     if long := too_long(tasks, options.time_limit_min * 60.0):
         raise BenchError(f"{len(long)} cells are estimated to take longer than --time-limit: each try would time out",
                          "raise --time-limit (the warnings above name the cells)")
-    job_ids = submit([[cell.spec for cell in task.cells] for task in tasks], settings, device, options)
+    cells = [[cell.spec for cell in task.cells] for task in tasks]
+    job_ids = submit(cells, settings, cell_devices(device, gpus_per_cell), options)
     array = job_ids[0].split("_")[0]
     results = settings.results
     console.print(f"submitted job array {array}: {len(job_ids)} tasks, {sum(len(t.cells) for t in tasks)} cells, "
@@ -103,12 +107,12 @@ def slurm_array(plan: Plan, settings: RunSettings, device: str, options: SlurmOp
                   f"logs: {Path(results) / 'submitit' / (array + '_*')}", soft_wrap=True)
 
 
-def local_devices(device: str, workers: int | None, devices: str) -> list[torch.device]:
-    """The device of each local worker, checked on this machine."""
+def local_devices(device: str, workers: int | None, devices: str, per_cell: int) -> list[tuple[torch.device, ...]]:
+    """The devices of each local worker (``per_cell`` of them), checked on this machine."""
     from bench.cli import checks
     from bench.run.executors.local import worker_devices
 
     listed = split_list(devices)
     for name in listed:
         checks.device(name, used=True)
-    return worker_devices(checks.device(device, used=True), workers, listed)
+    return worker_devices(checks.device(device, used=True), workers, listed, per_cell)

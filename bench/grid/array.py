@@ -59,7 +59,8 @@ def too_long(tasks: Sequence[TaskPlan], limit_s: float) -> list[Cell]:
 
 def array_table(tasks: Sequence[TaskPlan]) -> Table:
     """One row per task (the first ``SHOWN_TASKS``, then one row for the rest): its cells and their time."""
-    table = Table(title=f"Array plan ({len(tasks)} tasks, {sum(len(t.cells) for t in tasks)} cells)")
+    count = f"{len(tasks)} task{'s' * (len(tasks) != 1)}"
+    table = Table(title=f"Array plan ({count}, {sum(len(t.cells) for t in tasks)} cells)")
     for header in ("task", "cells", "methods", "datasets", "estimated time"):
         table.add_column(header)
     for index, task in enumerate(tasks[:SHOWN_TASKS]):

@@ -64,15 +64,10 @@ def _rank(rank: int, device: torch.device, settings: RunSettings, spec: RunSpec)
 
 def cell_ranks(first: torch.device, count: int, specs: Sequence[RunSpec],
                executor: str | None = None) -> tuple[torch.device, ...]:
-    """``RunSettings.rank_devices`` for ``--gpus-per-cell count`` from ``first`` on: none for one (one
-    process, as ever); for more, every spec is checked to be splittable first. Not yet under an
-    ``executor``: its workers and SLURM tasks each resolve one device where they run."""
+    """``RunSettings.rank_devices`` of this process for ``--gpus-per-cell count`` from ``first`` on: none for
+    one (one process, as ever); for more, every spec is checked to be splittable first. Under an
+    ``executor`` none either: this process runs no cell, its workers and SLURM tasks take their own."""
     if count == 1:
         return ()
-    if executor is not None:
-        raise BenchError(f"--gpus-per-cell {count} does not combine with --executor {executor} yet",
-                         "run the grid without --executor (each cell on the devices from --device on), "
-                         "or with --gpus-per-cell 1")
-    devices = rank_devices(first, count)
     check_splittable(specs)
-    return devices
+    return () if executor is not None else rank_devices(first, count)

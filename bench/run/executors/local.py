@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import submitit
@@ -29,43 +28,50 @@ NO_TIME_LIMIT_MIN = 60 * 24 * 365  # submitit's local jobs have a time limit; a 
 POLL_S = 1.0
 
 
-def worker_devices(device: torch.device, workers: int | None, devices: Sequence[str]) -> list[torch.device]:
-    """One device per worker: those of ``--devices``, or ``workers`` of them: CPUs, or the GPUs from
-    ``device``'s on (``cuda:0`` for ``cuda``), checked against this machine's."""
+def worker_devices(
+    device: torch.device, workers: int | None, devices: Sequence[str], per_cell: int = 1
+) -> list[tuple[torch.device, ...]]:
+    """The devices of each worker, ``per_cell`` of them (one per DDP rank of its cells): ``--devices`` in
+    consecutive groups, or ``workers`` groups: of CPUs, or of the GPUs from ``device``'s on (``cuda:0`` for
+    ``cuda``), checked against this machine's."""
     if devices:
-        if workers is not None and workers != len(devices):
-            raise BenchError(f"--workers {workers} does not match the {len(devices)} --devices",
-                             "give one of them: --devices starts one worker per device")
-        return [torch.device(each) for each in devices]
+        groups = len(devices) // per_cell
+        if len(devices) % per_cell or (workers is not None and workers != groups):
+            raise BenchError(f"{len(devices)} --devices do not make {workers or 'whole'} workers of --gpus-per-cell "
+                             f"{per_cell} each", "list --gpus-per-cell devices per worker, or leave out --workers")
+        listed = [torch.device(each) for each in devices]
+        return [tuple(listed[i * per_cell:(i + 1) * per_cell]) for i in range(groups)]
     count = workers or 1
     if device.type != "cuda":
-        return [device] * count
-    first = device.index or 0
-    if first + count > torch.cuda.device_count():
-        raise BenchError(f"--workers {count} from {device} needs {first + count} GPUs; this machine has "
-                         f"{torch.cuda.device_count()}", "lower --workers, or list them with --devices")
-    return [torch.device("cuda", first + i) for i in range(count)]
+        return [(device,) * per_cell] * count
+    first, needed = device.index or 0, count * per_cell
+    if first + needed > torch.cuda.device_count():
+        raise BenchError(f"{count} workers of {per_cell} GPU(s) from {device} need {first + needed} GPUs; this "
+                         f"machine has {torch.cuda.device_count()}", "lower --workers, or list them with --devices")
+    return [tuple(torch.device("cuda", first + w * per_cell + r) for r in range(per_cell)) for w in range(count)]
 
 
-def cpu_threads(devices: Sequence[torch.device]) -> int | None:
+def cpu_threads(groups: Sequence[tuple[torch.device, ...]]) -> int | None:
     """Torch CPU threads per worker: this machine's cores shared among the workers training on the CPU
     (None when none does: each GPU worker keeps torch's default)."""
-    on_cpu = sum(each.type == "cpu" for each in devices)
+    on_cpu = sum(group[0].type == "cpu" for group in groups)
     return max(1, (os.cpu_count() or 1) // on_cpu) if on_cpu else None
 
 
-def run_workers(specs: list[RunSpec], settings: RunSettings, devices: Sequence[torch.device]) -> list[Path]:
-    """Run ``specs`` on one worker per device and wait for them; returns the workers' failures as log
-    files to read (a failed cell is not a failure of its worker: its record says why)."""
+def run_workers(
+    specs: list[RunSpec], settings: RunSettings, groups: Sequence[tuple[torch.device, ...]]
+) -> list[Path]:
+    """Run ``specs`` on one worker per group of devices and wait for them; returns the workers' failures
+    as log files to read (a failed cell is not a failure of its worker: its record says why)."""
     results, store = settings.results, ResultStore(settings.results)
     executor = submitit.LocalExecutor(folder=submitit_folder(results))
     executor.update_parameters(timeout_min=NO_TIME_LIMIT_MIN)
-    threads = cpu_threads(devices)
-    starts = [i * len(specs) // len(devices) for i in range(len(devices))]
-    jobs = [executor.submit(ArrayTask(specs[start:] + specs[:start], replace(settings, device=device), str(device),
-                                      threads)) for start, device in zip(starts, devices, strict=True)]
+    threads = cpu_threads(groups)
+    starts = [i * len(specs) // len(groups) for i in range(len(groups))]
+    jobs = [executor.submit(ArrayTask(specs[start:] + specs[:start], settings, tuple(map(str, group)), threads))
+            for start, group in zip(starts, groups, strict=True)]
     Submission.now("local", [job.job_id for job in jobs], [record_paths(store, specs)] * len(jobs)).save(results)
-    console.print(f"{len(jobs)} workers on {', '.join(map(str, devices))}"
+    console.print(f"{len(jobs)} workers on {', '.join('+'.join(map(str, group)) for group in groups)}"
                   f"{f' ({threads} CPU threads each)' if threads else ''}; their logs: {results / 'submitit'}",
                   soft_wrap=True)
     try:

@@ -87,15 +87,16 @@ class SlurmOptions:
                 f"{self.array_parallelism} tasks at once")
 
 
-def submit(tasks: Sequence[list[RunSpec]], settings: RunSettings, device: str, options: SlurmOptions) -> list[str]:
-    """Submit ``tasks`` (each the cells of one array task) as one job array and record the submission;
-    returns the array tasks' job ids."""
+def submit(tasks: Sequence[list[RunSpec]], settings: RunSettings, devices: tuple[str, ...],
+           options: SlurmOptions) -> list[str]:
+    """Submit ``tasks`` (each the cells of one array task, run on ``devices``: see ArrayTask) as one job
+    array and record the submission; returns the array tasks' job ids."""
     if shutil.which("sbatch") is None or shutil.which("srun") is None:
         raise BenchError("SLURM's sbatch and srun are not on PATH here",
                          "run this on the cluster's login node, or use --executor local")
     executor = submitit.SlurmExecutor(folder=submitit_folder(settings.results), max_num_timeout=options.max_timeouts)
     executor.update_parameters(**options.parameters())
-    work = [ArrayTask(specs, settings, device) for specs in tasks]
+    work = [ArrayTask(specs, settings, devices) for specs in tasks]
     try:
         with executor.batch():
             jobs = [executor.submit(task) for task in work]
