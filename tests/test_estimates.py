@@ -12,7 +12,7 @@ import pytest
 from bench.api.data import DataOptions
 from bench.api.spec import RunSpec
 from bench.grid import files as grids
-from bench.grid.estimate import cell_key, cell_times, from_timings_file, write_timings
+from bench.grid.estimate import cell_key, cell_times, device_type, from_timings_file, write_timings
 from bench.grid.plan import make_plan
 from bench.perf.report import write_perf
 from bench.run.eta import GridClock
@@ -36,6 +36,14 @@ def test_cell_times_pool_the_seeds_of_a_cell_on_one_device_type() -> None:
     assert (full.seconds, full.runs) == (12.0, 2)
     assert times[cell_key(RunSpec("resnet18", "demo", fraction=0.5))].seconds == 3.0
     assert cell_times(runs, "cuda")[cell_key(RunSpec("resnet18", "demo"))].seconds == 50.0
+
+
+def test_runs_on_several_ranks_are_timed_apart_from_one_device() -> None:
+    one = record(RunSpec("resnet18", "demo", seed=0), 10.0, device="cuda:0")
+    two = RunRecord(**{**one.model_dump(), "wall_seconds": 6.0, "environment": {"device": "cuda:0", "world_size": 2}})
+    key = cell_key(RunSpec("resnet18", "demo"))
+    assert cell_times([one, two], "cuda")[key].seconds == 10.0
+    assert cell_times([one, two], device_type("cuda:0", 2))[key].seconds == 6.0 and device_type("cpu", 2) == "cpu x2"
 
 
 def test_the_timings_file_round_trips(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def run(
     )
     specs = with_inputs(specs, settings)
     store = ResultStore(results)
-    plan = _plan(specs, store, settings, perf, "cuda" if cluster and cluster.gpus_per_task else None)
+    plan = _plan(specs, store, settings, perf, "cuda" if cluster and cluster.gpus_per_task else None, gpus_per_cell)
     if dry_run:
         stdout.print(plan_table(plan))
         for line in plan_summary(plan):
@@ -216,16 +216,18 @@ def _run_workers(specs: list[Any], settings: Any, devices: list[Any]) -> None:
         raise typer.Exit(1)
 
 
-def _plan(specs: list[Any], store: ResultStore, settings: Any, perf: Path | None, device: str | None) -> Plan:
+def _plan(
+    specs: list[Any], store: ResultStore, settings: Any, perf: Path | None, device: str | None, ranks: int
+) -> Plan:
     """Every cell's state and estimated time, from the results so far, the timings file and the perf file,
-    on ``device`` (default: this process's)."""
-    from bench.grid.estimate import DEFAULT_PERF_FILE, TIMINGS_FILE
+    on ``device`` (default: this process's) with ``ranks`` DDP ranks per cell."""
+    from bench.grid.estimate import DEFAULT_PERF_FILE, TIMINGS_FILE, device_type
     from bench.grid.plan import make_plan
 
     if perf is not None and not perf.is_file():
         raise BenchError(f"perf file {perf} does not exist", "write it with `bench perf`, or leave out --perf")
     perf = perf or DEFAULT_PERF_FILE
-    return make_plan(specs, store, settings.data, device or str(settings.device), perf,
+    return make_plan(specs, store, settings.data, device_type(device or str(settings.device), ranks), perf,
                      perf.with_name(TIMINGS_FILE))
 
 

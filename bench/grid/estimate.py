@@ -57,14 +57,16 @@ class Workload:
         )
 
 
-def device_type(device: str) -> str:
-    """``cuda:1`` -> ``cuda``."""
-    return device.partition(":")[0]
+def device_type(device: str, world_size: int = 1) -> str:
+    """``cuda:1`` -> ``cuda``; trained as DDP ranks, their count too: ``cuda x2`` (timed apart from one device)."""
+    kind = device.partition(":")[0]
+    return kind if world_size == 1 else f"{kind} x{world_size}"
 
 
 def record_device_type(record: RunRecord) -> str:
-    """The device type a run ran on ('' when its record does not say)."""
-    return device_type(str((record.environment or {}).get("device", "")))
+    """The device type a run ran on, with its world size when over 1 ('' when its record does not say)."""
+    environment = record.environment or {}
+    return device_type(str(environment.get("device", "")), int(environment.get("world_size", 1)))
 
 
 def from_perf_file(path: Path, device: str, profile: str) -> tuple[dict[str, Throughput], str | None]:
