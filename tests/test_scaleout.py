@@ -299,3 +299,21 @@ def test_stopping_local_workers_keeps_nothing_of_their_cells_and_a_rerun_resumes
                             capture_output=True, text=True, timeout=60)
     assert status.stdout.count("ENDED 2") == 2, status.stdout  # two submissions of two workers each
     assert re.search(r"│ 10\s+│ 0\s+│ 0\s+│ 0\s+│", status.stdout), status.stdout
+
+
+def test_status_watch_refreshes_until_ctrl_c(tmp_path: Path, run_bench: RunBench,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.cli import status
+
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(status.time, "sleep", sleep)
+    result = run_bench(["status", "--results", str(tmp_path), "--watch", "--interval", "3"])
+    assert result.exit_code == 0 and naps == [3.0, 3.0] and "done" in result.output
+    missing = run_bench(["status", "--results", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
