@@ -41,7 +41,7 @@ def cell_devices(device: str, gpus_per_cell: int) -> tuple[str, ...]:
 class ArrayTask(submitit.helpers.Checkpointable):
     """Run ``specs`` into ``settings.results`` on ``devices``, resolved where the task runs (``auto`` on a
     login node without a GPU is CUDA on the compute node): one, or one per DDP rank of each cell
-    (``--gpus-per-cell``); with ``threads`` torch CPU threads if given.
+    (``--gpus-per-cell``).
 
     Stopped by SIGTERM or SIGUSR2, it first drops its running cell cleanly (nothing of it kept, its claim
     released), then calls submitit's own SIGUSR2 handler, which checkpoints the task (itself: its progress
@@ -53,12 +53,9 @@ class ArrayTask(submitit.helpers.Checkpointable):
     specs: list[RunSpec]
     settings: RunSettings
     devices: tuple[str, ...]
-    threads: int | None = None
 
     def __call__(self) -> dict[str, int]:
         """The count of this call's cells by status (``ok``, ``failed``), and of those others held."""
-        if self.threads:
-            torch.set_num_threads(self.threads)
         devices = [present(resolve_device(name)) for name in self.devices]
         ranks = tuple(devices) if len(devices) > 1 else ()
         runner = Runner(replace(self.settings, device=devices[0], rank_devices=ranks))
