@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import sklearn.metrics as skm
@@ -432,3 +435,15 @@ def test_map_at_k_tm_divides_by_the_relevant_items_found():
 def test_tm_ks_must_be_positive():
     with pytest.raises(ValueError, match="tm_ks must be a positive int"):
         retrieval_map(torch.ones(3, 2), torch.tensor([0, 0, 0]), tm_ks=(0,))
+
+
+
+def test_the_ranking_kernel_leaves_torchs_thread_count_as_it_found_it(subprocess_env: dict[str, str]) -> None:
+    """numba's OpenMP layer sets the count it shares with torch to every core when it starts: in a fresh
+    process (the layer starts once per process), as a local worker given one core is."""
+    script = ("import torch; from bench.eval.metrics import retrieval_map; "
+              "retrieval_map(torch.randn(20, 4), torch.randint(0, 3, (20,)), kernel='count'); "
+              "print(torch.get_num_threads())")
+    done = subprocess.run([sys.executable, "-c", script], env={**subprocess_env, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr

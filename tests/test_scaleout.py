@@ -248,7 +248,7 @@ def test_a_slurm_array_requeues_stopped_tasks_and_runs_every_cell_once(
                  "--gpus-per-node=1", "--cpus-per-task=2", "--mem=16GB", "--constraint=a100", "--signal=USR2@90",
                  "--ntasks-per-node=1"):
         assert f"#SBATCH {line}\n" in script, script
-    assert "\necho setup-ran\n" in script and str(results / "submitit") in script
+    assert "\nexport OMP_NUM_THREADS=2\necho setup-ran\n" in script and str(results / "submitit") in script
 
     assert set(wait_for_array(fake_slurm).values()) == {"COMPLETED"}
     records = recorded(results)

@@ -182,7 +182,7 @@ def _counting_totals(
     normed: torch.Tensor, labels: torch.Tensor, ks: Sequence[int | None], tm_ks: Sequence[int], chunk_size: int
 ) -> Totals:
     """Sums of AP@k over queries, by the compiled counting kernel of :mod:`bench.eval.ranking` (CPU)."""
-    from bench.eval.ranking import block_average_precisions
+    from bench.eval.ranking import block_average_precisions, torch_threads
 
     n = len(labels)
     codes = np.unique(labels.cpu().numpy(), return_inverse=True)[1].astype(np.int64)
@@ -190,10 +190,11 @@ def _counting_totals(
     cutoffs = np.array([n - 1 if k is None else min(k, n - 1) for k in ks], dtype=np.int64)
     tm_cutoffs = np.array([min(k, n - 1) for k in tm_ks], dtype=np.int64)
     blocks = []
-    for start in range(0, n, chunk_size):
-        queries = np.arange(start, min(start + chunk_size, n))
-        scores = (normed[start : start + len(queries)] @ normed.T).cpu().numpy()
-        blocks.append(block_average_precisions(scores, codes, queries, class_sizes, cutoffs, tm_cutoffs))
+    with torch_threads():
+        for start in range(0, n, chunk_size):
+            queries = np.arange(start, min(start + chunk_size, n))
+            scores = (normed[start : start + len(queries)] @ normed.T).cpu().numpy()
+            blocks.append(block_average_precisions(scores, codes, queries, class_sizes, cutoffs, tm_cutoffs))
     ap = np.concatenate(blocks)
     ap = ap[~np.isnan(ap[:, 0])]
     names = [*map(_name, ks), *map(_tm_name, tm_ks)]

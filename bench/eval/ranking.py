@@ -10,8 +10,12 @@ top k in rank order, which one more pass over the row keeps in a k-slot insertio
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numba
 import numpy as np
+import torch
 
 BUCKETS_PER_RELEVANT = 8
 
@@ -174,6 +178,20 @@ def _admitted_relevant(row: np.ndarray, labels: np.ndarray, query: int, k: int, 
             room -= 1
             admitted += labels[j] == labels[query]
     return admitted
+
+
+@contextmanager
+def torch_threads() -> Iterator[None]:
+    """Inside, the kernel runs on as many threads as torch does, and torch's count is the same after.
+    numba's OpenMP layer, started by the first parallel call, sets the OpenMP thread count it shares
+    with torch to every core: a process given fewer (a local worker, a DDP rank on the CPU) would
+    train on all of them from its first retrieval evaluation on, oversubscribing the machine."""
+    threads = torch.get_num_threads()
+    try:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @numba.njit(parallel=True, cache=True)

@@ -68,7 +68,8 @@ class SlurmOptions:
         given = {
             "partition": self.partition, "account": self.account, "qos": self.qos,
             "mem": self.mem_gb and f"{self.mem_gb}GB", "additional_parameters": self.sbatch or None,
-            "setup": self.setup or None,
+            # torch's CPU threads to the task's CPUs, not the node's (see bench/run/executors/local.py)
+            "setup": [f"export OMP_NUM_THREADS={self.cpus_per_task}", *self.setup],
         }
         return {
             "job_name": "bench", "time": self.time_limit_min, "gpus_per_node": self.gpus_per_task or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 from collections import Counter
@@ -44,10 +45,11 @@ class ArrayTask(submitit.helpers.Checkpointable):
     (``--gpus-per-cell``).
 
     Stopped by SIGTERM or SIGUSR2, it first drops its running cell cleanly (nothing of it kept, its claim
-    released), then calls submitit's own SIGUSR2 handler, which checkpoints the task (itself: its progress
-    is the records on disk) and requeues it, at most ``max_num_timeout`` times after time limits; requeued,
-    it skips the cells done before. SIGINT stops it without a requeue. A cell that fails is recorded as
-    failed and the task goes on: failures are never requeued.
+    released), then, in a SLURM job, calls submitit's own SIGUSR2 handler, which checkpoints the task
+    (itself: its progress is the records on disk) and requeues it, at most ``max_num_timeout`` times
+    after time limits; requeued, it skips the cells done before. SIGINT stops it without a requeue, as
+    any signal stops a local worker. A cell that fails is recorded as failed and the task goes on:
+    failures are never requeued.
     """
 
     specs: list[RunSpec]
@@ -60,11 +62,12 @@ class ArrayTask(submitit.helpers.Checkpointable):
         ranks = tuple(devices) if len(devices) > 1 else ()
         runner = Runner(replace(self.settings, device=devices[0], rank_devices=ranks))
         requeue = signal.getsignal(signal.SIGUSR2)  # submitit's, inside a submitit job
+        under_slurm = os.environ.get("SUBMITIT_EXECUTOR") == "slurm"  # a local worker stopped stays stopped
         with stop_signals([signal.SIGINT, *REQUEUE_SIGNALS]):
             try:
                 records = runner.run(self.specs)
             except Stopped as stop:
-                if stop.signum in REQUEUE_SIGNALS and callable(requeue):
+                if under_slurm and stop.signum in REQUEUE_SIGNALS and callable(requeue):
                     console.print(f"{stop.signum.name}: this task goes back to the queue through submitit, keeping "
                                   "the cells it finished", soft_wrap=True)
                     requeue(stop.signum, None)  # checkpoints, requeues and exits
