@@ -444,6 +444,6 @@ def test_the_ranking_kernel_leaves_torchs_thread_count_as_it_found_it(subprocess
     script = ("import torch; from bench.eval.metrics import retrieval_map; "
               "retrieval_map(torch.randn(20, 4), torch.randint(0, 3, (20,)), kernel='count'); "
               "print(torch.get_num_threads())")
-    done = subprocess.run([sys.executable, "-c", script], env={**subprocess_env, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"},
-                          capture_output=True, text=True, timeout=120)
+    env = {**subprocess_env, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
