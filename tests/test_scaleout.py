@@ -114,7 +114,7 @@ def test_the_first_stop_signal_raises_and_later_ones_do_not_cut_its_clean_up_sho
     (["--executor", "cluster"], "--executor 'cluster' is not local or slurm"),
     (["--executor", "slurm", "--time-limit", "soon"], "--time-limit 'soon' is not a time"),
     (["--executor", "slurm", "--sbatch", "constraint"], "--sbatch 'constraint' is not KEY=VALUE"),
-    (["--workers", "2", "--devices", "cpu"], "--workers 2 does not match the 1 --devices"),
+    (["--workers", "2", "--devices", "cpu"], "1 --devices do not make 2 workers"),
 ])
 def test_bad_scale_out_flags_get_one_line(run_bench: RunBench, tmp_path: Path, args: list[str], message: str) -> None:
     result = run_bench(["run", "--results", str(tmp_path), *args])
@@ -273,7 +273,7 @@ def test_stopping_local_workers_keeps_nothing_of_their_cells_and_a_rerun_resumes
 ) -> None:
     results = tmp_path / "results"
     env = {**os.environ, "BENCH_NO_PROGRESS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "bench.cli", "run", "--methods", "tiny-convnet", "--datasets", "demo:10",
+    command = [sys.executable, "-m", "bench.cli", "run", "--methods", "tiny-convnet", "--datasets", "demo:40",
                "--fractions", "0.2,0.4,0.6,0.8,1.0", "--seeds", "0,1", "--device", "cpu", "--results", str(results),
                "--executor", "local", "--workers", "2"]
     parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import submitit
@@ -68,11 +69,13 @@ def run_workers(
     results, store = settings.results, ResultStore(settings.results)
     executor = submitit.LocalExecutor(folder=submitit_folder(results))
     threads = cpu_threads(groups)
-    executor.update_parameters(timeout_min=NO_TIME_LIMIT_MIN,
-                               setup=[f"export OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads}"] if threads else [])
+    executor.update_parameters(timeout_min=NO_TIME_LIMIT_MIN)
     starts = [i * len(specs) // len(groups) for i in range(len(groups))]
-    jobs = [executor.submit(ArrayTask(specs[start:] + specs[:start], settings, tuple(map(str, group))))
-            for start, group in zip(starts, groups, strict=True)]
+    # Through the environment the workers inherit, not submitit's ``setup`` lines: those start each
+    # worker under a shell, which would swallow the SIGINT that ``job.cancel`` sends.
+    with _environment({"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)} if threads else {}):
+        jobs = [executor.submit(ArrayTask(specs[start:] + specs[:start], settings, tuple(map(str, group))))
+                for start, group in zip(starts, groups, strict=True)]
     Submission.now("local", [job.job_id for job in jobs], [record_paths(store, specs)] * len(jobs)).save(results)
     console.print(f"{len(jobs)} workers on {', '.join('+'.join(map(str, group)) for group in groups)}"
                   f"{f' ({threads} CPU threads each)' if threads else ''}; their logs: {results / 'submitit'}",
@@ -85,6 +88,21 @@ def run_workers(
         _wait(jobs, specs, store)
         raise
     return [job.paths.stderr for job in jobs if job.exception() is not None]
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set, as it was before afterwards."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _wait(jobs: Sequence[submitit.Job[object]], specs: Sequence[RunSpec], store: ResultStore) -> None:
