@@ -26,6 +26,7 @@ from bench.api.method import BuildContext, FinetuneConfig
 from bench.api.profiles import PROFILES
 from bench.api.spec import RunSpec
 from bench.data import demo, galaxy10, galaxy_mnist
+from bench.data.captions import classes
 from bench.run.runner import Runner, RunSettings, finetune_config
 from bench.train.loop import TrainsObjectives
 from methods.galaxalign import prompts, symbols
@@ -95,7 +96,7 @@ def test_prompts_follow_the_paper_and_choose_a_or_an() -> None:
     ]
     cases = {"unbarred galaxy": "an", "uniform blob": "a", "hour-glass shape": "an", "one-armed spiral": "a",
              "elliptical": "an", "barred spiral": "a", "ring galaxy": "a", "irregular galaxy": "an"}
-    assert {phrase: prompts.article(phrase) for phrase in cases} == cases
+    assert {phrase: classes.article(phrase) for phrase in cases} == cases
     assert prompts.prompt("an odd galaxy") == "A picture of an odd galaxy"  # an article given is kept
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -47,12 +47,19 @@ class SubsetSource:
 
 @dataclass(frozen=True)
 class GalaxyData:
-    """A labelled set of galaxy images; ``labels[i]`` indexes ``class_names``."""
+    """A labelled set of galaxy images; ``labels[i]`` indexes ``class_names``.
+
+    ``ids[i]`` is image i's number in its whole dataset (before any split: what a caption CSV's
+    ``index`` column names); None at the root, where image i is number i. ``captions[i]``, when the
+    set has captions, is image i's text (bench/data/captions/).
+    """
 
     source: ImageSource
     labels: np.ndarray
     class_names: tuple[str, ...]
     name: str
+    ids: np.ndarray | None = None
+    captions: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -61,20 +68,32 @@ class GalaxyData:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def image_ids(self) -> np.ndarray:
+        """Every image's number in its whole dataset."""
+        return np.arange(len(self), dtype=np.int64) if self.ids is None else self.ids
+
     def read(self, indices: np.ndarray) -> np.ndarray:
         """uint8 images (n, H, W, 3) for ``indices`` into this set."""
         return self.source.read(np.asarray(indices, dtype=np.int64))
 
     def subset(self, indices: np.ndarray, name: str | None = None) -> GalaxyData:
         indices = np.asarray(indices, dtype=np.int64)
+        captions = None if self.captions is None else tuple(self.captions[i] for i in indices.tolist())
         return GalaxyData(
-            SubsetSource(self.source, indices), self.labels[indices], self.class_names, name or self.name
+            SubsetSource(self.source, indices), self.labels[indices], self.class_names, name or self.name,
+            self.image_ids[indices], captions,
         )
+
+    def with_captions(self, captions: tuple[str, ...]) -> GalaxyData:
+        """The same images with ``captions[i]`` the text of image i."""
+        if len(captions) != len(self):
+            raise ValueError(f"{len(captions)} captions for {len(self)} images of {self.name}")
+        return replace(self, captions=tuple(captions))
 
     def materialize(self) -> GalaxyData:
         """The same set with every image read into memory (for sets that fit)."""
-        images = self.read(np.arange(len(self)))
-        return GalaxyData(ArraySource(images), self.labels, self.class_names, self.name)
+        return replace(self, source=ArraySource(self.read(np.arange(len(self)))))
 
 
 @dataclass(frozen=True)
@@ -151,3 +170,6 @@ class DatasetInfo:
     # The files ``load`` would read, found without reading them (their fingerprints join each run's
     # identity, see bench/run/inputs.py); None where the dataset says none (folder: its --data-path counts).
     files: Callable[[DataOptions], list[Path]] | None = None
+    # The shipped table of its classes as text (bench/data/captions/<text>.toml: descriptions and zero-shot
+    # templates); None where it has none of its own (its classes are then looked up in every table).
+    text: str | None = None

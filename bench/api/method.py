@@ -36,6 +36,9 @@ class MethodCard:
     # (variant, the variant it is identical to when runs start from random init): e.g. GalaxAlign's
     # "scratch" is "full" without pretrained weights, so under --init random the grid runs "full" once.
     random_init_aliases: tuple[tuple[str, str], ...] = ()
+    # It trains on each image's own caption (bench/data/captions/), so the run's caption source is part of
+    # its identity (bench/run/inputs.py), as it is for every run of a task that reads captions.
+    trains_on_captions: bool = False
 
 
 def check_options(method: str, options: Mapping[str, str], known: Mapping[str, str]) -> None:
@@ -105,6 +108,8 @@ class BuildContext:
     weights_file: str | None = None  # --weights METHOD=PATH
     weights_dir: str | None = None  # BENCH_WEIGHTS_DIR
     options: Mapping[str, str] = field(default_factory=dict)  # method-specific --option KEY=VALUE
+    # The dataset's table of its classes as text (DatasetInfo.text; see bench/data/captions/classes.py).
+    text_table: str | None = None
 
     @property
     def num_classes(self) -> int:

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-Output = Literal["embeddings", "scores"]  # fields of ModelOutputs
+# Fields of ModelOutputs; "caption_text" brings "caption_of" with it.
+Output = Literal["embeddings", "scores", "class_text", "caption_text"]
 
 
 class UndefinedMetric(ValueError):
@@ -28,15 +29,26 @@ class ModelOutputs:
 
     embeddings: torch.Tensor | None = None  # (N, D) L2-normalised
     scores: torch.Tensor | None = None  # (N, C) class scores
+    # Text in the image embeddings' space (methods that embed text): the zero-shot classifier, one
+    # L2-normalised row per class (its prompt templates' embeddings averaged, as CLIP does); and the
+    # test split's distinct captions (M, D), with caption_of[i] the row of test image i's caption.
+    class_text: torch.Tensor | None = None  # (C, D)
+    caption_text: torch.Tensor | None = None  # (M, D)
+    caption_of: torch.Tensor | None = None  # (N,) long
 
     @property
     def predicted(self) -> torch.Tensor | None:
         return None if self.scores is None else self.scores.argmax(dim=1)
 
     def rows(self, indices: np.ndarray) -> ModelOutputs:
-        """The outputs of test images ``indices`` only (a test subset's), sliced from these."""
+        """The outputs of test images ``indices`` only (a test subset's), sliced from these: the subset's
+        images, its classes' text, and the captions of its images alone."""
         embeddings, scores = (None if value is None else value[indices] for value in (self.embeddings, self.scores))
-        return ModelOutputs(embeddings=embeddings, scores=scores)
+        caption_text = caption_of = None
+        if self.caption_text is not None and self.caption_of is not None:
+            kept, caption_of = self.caption_of[indices].unique(return_inverse=True)
+            caption_text = self.caption_text[kept]
+        return ModelOutputs(embeddings, scores, self.class_text, caption_text, caption_of)
 
     def require(self, name: str) -> torch.Tensor:
         """The named output; a missing one is a bug in the caller, not user input."""

@@ -496,4 +496,5 @@ DATASET = DatasetInfo(
     sizes=lambda options: split_sizes(len(CLASS_NAMES), options.demo_images_per_class or IMAGES_PER_CLASS),
     class_names=CLASS_NAMES,
     synthetic=True,
+    text="galaxy10",
 )

@@ -48,5 +48,5 @@ def load(options: DataOptions) -> DatasetSplits:
 DATASET = DatasetInfo(
     NAME, f"{TITLE}: {IMAGES:,} galaxies, 256 px, 10 classes", load, fetchable=True,
     sizes=lambda _: SplitSizes.of(IMAGES, VAL_FRACTION, TEST_FRACTION),
-    class_names=CLASS_NAMES, files=lambda options: [data_file(options)],
+    class_names=CLASS_NAMES, files=lambda options: [data_file(options)], text="galaxy10",
 )

@@ -133,7 +133,7 @@ def _info(
     where = f" (files in {resolution.place})" if resolution.subfolder else ""
     summary = f"{TITLE}: {TRAIN_IMAGES + TEST_IMAGES:,} galaxies, {resolution.image_size} px, 4 classes{where}"
     return DatasetInfo(resolution.name, summary, loader, fetchable=True, sizes=_sizes, class_names=CLASS_NAMES,
-                       versions=versions, files=lambda options: data_files(resolution, options))
+                       versions=versions, files=lambda options: data_files(resolution, options), text="galaxy_mnist")
 
 
 DATASET_224 = _info(HIGH_RES, load_224)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,8 @@ def split_official_test(
     The test images that duplicate no train-file image are the test subset ``no_train_duplicates`` (runs
     report their metrics on it too); without duplicate groups
     (:func:`bench.data.duplicates.cache.ignoring_duplicates`) there is none.
-    ``files`` are the train and test files: the duplicate groups are cached under them.
+    ``files`` are the train and test files: the duplicate groups are cached under them. The test file's
+    images are numbered (``GalaxyData.ids``) after the train file's.
     """
     duplicates = split_duplicates(pooled([train_file, test_file], train_file.name), files)
     count, name = len(train_file), train_file.name
@@ -134,7 +136,7 @@ def split_official_test(
     return DatasetSplits(
         train_file.subset(np.flatnonzero(parts == TRAIN), f"{name}/train"),
         train_file.subset(np.flatnonzero(parts == VAL), f"{name}/val"),
-        test_file.subset(np.arange(len(test_file)), f"{name}/test"),
+        replace(test_file.subset(np.arange(len(test_file)), f"{name}/test"), ids=count + np.arange(len(test_file))),
         protocol,
         subsets,
     )

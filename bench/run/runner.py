@@ -246,6 +246,7 @@ class Runner:
             weights_file=self.settings.weights_files.get(spec.method),
             weights_dir=self.settings.weights_dir,
             options=dict(spec.options),
+            text_table=registry.dataset_info(spec.dataset).text,
         )
         for warning in thin_classes(splits.test.labels, splits.class_names, spec.tasks):
             console.print(f"[yellow]warning:[/] {_cell(spec)}: {warning}", soft_wrap=True)

@@ -25,7 +25,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from bench.api.errors import BenchError
-from methods.galaxalign.class_tables import keyed, lookup, read_mapping
+from bench.data.captions.tables import keyed, lookup, read_mapping
 
 SUPERSAMPLE = 4  # line art is drawn at 4x and averaged down: smooth, anti-aliased edges
 
