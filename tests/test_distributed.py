@@ -23,7 +23,8 @@ from bench.run.ranks import check_splittable
 from bench.train.distributed import World, data_parallel, launch, rank_devices, shard, world
 from bench.train.loop import Objective, fit
 from bench.train.preprocess import Preprocessing
-from methods.galaxalign.loss import INIT_LOGIT_SCALE, LOSSES
+from methods.clip.loss import INIT_LOGIT_SCALE
+from methods.galaxalign.loss import LOSSES
 
 CPU2 = (torch.device("cpu"),) * 2
 N = 8  # the global batch

@@ -29,13 +29,9 @@ from bench.data import demo, galaxy10, galaxy_mnist
 from bench.data.captions import classes
 from bench.run.runner import Runner, RunSettings, finetune_config
 from bench.train.loop import TrainsObjectives
+from methods.clip.loss import MAX_LOGIT_SCALE, Contrastive, matching_pair_contrastive
 from methods.galaxalign import prompts, symbols
-from methods.galaxalign.loss import (
-    MAX_LOGIT_SCALE,
-    Contrastive,
-    matching_pair_contrastive,
-    multi_positive_contrastive,
-)
+from methods.galaxalign.loss import multi_positive_contrastive
 from methods.galaxalign.model import TriModalCLIP
 from methods.galaxalign.plugin import GalaxAlign, GalaxAlignConvNeXt, GalaxAlignViT16
 from methods.galaxalign.search import search, text_search

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from bench.train.preprocess import Preprocessing, rotate_and_flip
+from bench.train.preprocess import Preprocessing, rotate90_and_crop, rotate_and_flip
 
 
 def _disc(size: int = 32) -> torch.Tensor:
@@ -57,3 +57,37 @@ def test_uint8_tensors_and_arrays_give_the_same_batch() -> None:
     from_tensor = prep(torch.from_numpy(images), torch.device("cpu"), augment=True,
                        generator=torch.Generator().manual_seed(3))
     assert torch.equal(from_array, from_tensor)
+
+
+def _quarter_turns_of_windows(image: torch.Tensor, side: int) -> list[torch.Tensor]:
+    """Every quarter turn of every ``side`` x ``side`` window of ``image`` (C, H, W) at a whole-pixel offset."""
+    height, width = image.shape[-2:]
+    return [torch.rot90(image[:, top : top + side, left : left + side], k, dims=(1, 2))
+            for top in range(height - side + 1) for left in range(width - side + 1) for k in range(4)]
+
+
+def test_quarter_turns_and_crops_copy_pixels_exactly() -> None:
+    """PAPERCLIP's augmentation: each output is one quarter turn of one whole-pixel window, pixel for pixel,
+    and every turn occurs."""
+    images = torch.rand(24, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for fraction, side in ((1.0, 8), (0.5, 4)):
+        out = rotate90_and_crop(images, fraction, torch.Generator().manual_seed(1))
+        assert out.shape == (24, 3, side, side)
+        turns = set()
+        for image, got in zip(images, out, strict=True):
+            matches = [i for i, c in enumerate(_quarter_turns_of_windows(image, side))
+                       if torch.allclose(got, c, atol=1e-5)]
+            assert matches, "not a quarter turn of a window"
+            turns.add(matches[0] % 4)
+        assert turns == {0, 1, 2, 3}
+    assert rotate90_and_crop(images, 0.5, torch.Generator().manual_seed(1), (16, 16)).shape == (24, 3, 16, 16)
+
+
+def test_preprocessing_applies_its_augmentation_option() -> None:
+    prep = Preprocessing(image_size=8, mean=(0.0,) * 3, std=(1 / 255,) * 3, augmentation="rot90_crop",
+                         crop_fraction=1.0)
+    images = np.random.default_rng(0).integers(0, 256, (6, 8, 8, 3), dtype=np.uint8)
+    batch = prep(images, torch.device("cpu"), augment=True, generator=torch.Generator().manual_seed(2))
+    for image, got in zip(torch.from_numpy(images).permute(0, 3, 1, 2).float(), batch, strict=True):
+        assert any(torch.allclose(got, torch.rot90(image, k, dims=(1, 2)), atol=1e-3) for k in range(4))
+    assert torch.allclose(prep(images, torch.device("cpu")), torch.from_numpy(images).permute(0, 3, 1, 2).float())

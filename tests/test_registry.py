@@ -35,7 +35,7 @@ def test_capabilities_are_found_by_protocol() -> None:
     from bench.train.loop import TrainsObjectives
 
     assert registry.methods_with(EmbedsText) == registry.methods_with(SavesModel) == [
-        "galaxalign-convnext", "galaxalign-vit16"]
+        "clip-vit16", "cosmoclip-vit16", "galaxalign-convnext", "galaxalign-vit16", "paperclip-vit16"]
     assert set(registry.methods_with(TrainsObjectives)) == set(registry.method_names())
 
 

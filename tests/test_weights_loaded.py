@@ -27,7 +27,7 @@ from bench.api.method import BuildContext
 from bench.api.profiles import PROFILES
 from bench.api.weights import ResolvedWeights
 from bench.train.checkpoint import differences
-from methods.galaxalign.model import create_clip
+from methods.clip.model import create_clip
 
 State = dict[str, torch.Tensor]
 Spoil = Callable[[State, Path], None]  # writes a wrong weights file at the path, given the right state

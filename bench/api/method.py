@@ -20,8 +20,9 @@ Adapt = Literal["full", "linear", "zoobot"]
 ADAPTS: tuple[str, ...] = get_args(Adapt)
 ADAPT_TITLES: dict[str, str] = {"full": "fine-tuned", "linear": "frozen", "zoobot": "zoobot recipe"}  # in reports
 # The learning-rate schedule of a fine-tune: linear warm-up then cosine decay; linear decay to zero from
-# the first step (Hugging Face Trainer's default, as Lastufka et al. trained); or a constant rate.
-Schedule = Literal["warmup_cosine", "linear", "constant"]
+# the first step (Hugging Face Trainer's default, as Lastufka et al. trained); a constant rate; or linear
+# warm-up then a constant rate (PAPERCLIP's).
+Schedule = Literal["warmup_cosine", "linear", "constant", "warmup_constant"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class MethodCard:
     # It trains on each image's own caption (bench/data/captions/), so the run's caption source is part of
     # its identity (bench/run/inputs.py), as it is for every run of a task that reads captions.
     trains_on_captions: bool = False
+    # Where a method re-trained here from a published recipe comes from (e.g. "PAPERCLIP (Mishra-Sharma et
+    # al. 2024), re-trained here"): reports label its rows with it; None for a method that is its own.
+    recipe_source: str | None = None
 
 
 def check_options(method: str, options: Mapping[str, str], known: Mapping[str, str]) -> None:
@@ -74,7 +78,8 @@ class FinetuneConfig:
     batch_size: int
     lr: float
     weight_decay: float
-    warmup_epochs: float = 1.0  # of the warmup_cosine schedule
+    warmup_epochs: float = 1.0  # of the warmup_cosine and warmup_constant schedules
+    warmup_steps: int | None = None  # a warm-up of this many optimiser steps instead (e.g. PAPERCLIP's 2,000)
     schedule: Schedule = "warmup_cosine"
     # Epochs without a better validation macro-F1 before stopping (the best epoch is kept); None: train
     # every epoch and keep the last.

@@ -146,6 +146,8 @@ def lr_factor(schedule: Schedule, total_steps: int, warmup_steps: int) -> Callab
         return warmup_cosine(total_steps, warmup_steps)
     if schedule == "linear":
         return linear_decay(total_steps)
+    if schedule == "warmup_constant":
+        return lambda step: min(1.0, (step + 1) / warmup_steps)
     return lambda step: 1.0
 
 
@@ -287,7 +289,7 @@ def fit(
     """
     per_epoch = steps_per_epoch(len(train), cfg)
     total_steps = per_epoch * cfg.epochs
-    warmup_steps = max(1, round(cfg.warmup_epochs * per_epoch))
+    warmup_steps = cfg.warmup_steps or max(1, round(cfg.warmup_epochs * per_epoch))
     generator = torch.Generator().manual_seed(cfg.seed)
     current = world()
     step = TrainStep(objective, train, cfg, prep, device, total_steps, warmup_steps,

@@ -2,8 +2,9 @@
 
 One code path for the CPU and the GPU: the uint8 batch goes to the device (or already lives there,
 see bench/train/device_data.py) and everything else runs there on the whole batch. With augmentation,
-resizing, rotation and mirroring are one bilinear resampling (``grid_sample``); without it, the
-batch is resized with an antialiased bilinear filter. Normalisation is one fused multiply-add.
+resizing and the random transform (rotation by any angle and mirroring, or PAPERCLIP's quarter turns
+and crops) are one bilinear resampling (``grid_sample``); without it, the batch is resized with an
+antialiased bilinear filter. Normalisation is one fused multiply-add.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ import torch.nn.functional as F
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# How ``augment`` varies a training image: rotated by any angle and mirrored half the time (galaxies have no
+# up), or PAPERCLIP's random multiple of 90 degrees and random crop (``rotate90_and_crop``).
+Augmentation = Literal["rotate_flip", "rot90_crop"]
 
 
 def to_device(array: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -48,6 +52,8 @@ class Preprocessing:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     channels_last: bool = False  # faster for convolutional nets
+    augmentation: Augmentation = "rotate_flip"
+    crop_fraction: float = 0.875  # rot90_crop: the crop's side over the image's (224 of 256 px)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,7 +68,9 @@ class Preprocessing:
         """uint8 (n, H, W, 3) -> normalised float (n, 3, S, S) on ``device``."""
         batch = to_device(images, device).permute(0, 3, 1, 2).float()
         size = (self.image_size, self.image_size)
-        if augment:
+        if augment and self.augmentation == "rot90_crop":
+            batch = rotate90_and_crop(batch, self.crop_fraction, generator, size)
+        elif augment:
             batch = rotate_and_flip(batch, generator, size)
         elif batch.shape[-2:] != size:
             batch = F.interpolate(batch, size=size, mode="bilinear", antialias=True, align_corners=False)
@@ -92,4 +100,32 @@ def rotate_and_flip(
     theta[:, 1, 1] = cos
     height, width = size or batch.shape[-2:]
     grid = F.affine_grid(to_device(theta, batch.device), [n, batch.shape[1], height, width], align_corners=False)
+    return F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def rotate90_and_crop(
+    batch: torch.Tensor, crop_fraction: float, generator: torch.Generator | None = None,
+    size: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Turn each image by a random multiple of 90 degrees and take a random window of ``crop_fraction`` of
+    its sides at a whole-pixel offset, resampled to ``size`` (default: the window's), in one bilinear
+    ``grid_sample``: PAPERCLIP's augmentation (random quarter turns and random crops to 224 px, i.e. a
+    window of 224/256 of a 256 px cutout). Where the window is ``size`` the pixels are copied exactly. The
+    random draws come from ``generator`` on the CPU."""
+    n, _, height, width = batch.shape
+    window = (max(1, round(crop_fraction * height)), max(1, round(crop_fraction * width)))
+    quarter = torch.randint(0, 4, (n,), generator=generator)
+    top = torch.randint(0, height - window[0] + 1, (n,), generator=generator)
+    left = torch.randint(0, width - window[1] + 1, (n,), generator=generator)
+    cos = torch.tensor([1.0, 0.0, -1.0, 0.0])[quarter]
+    sin = torch.tensor([0.0, 1.0, 0.0, -1.0])[quarter]
+    scale_x, scale_y = window[1] / width, window[0] / height  # the window in the input's [-1, 1] coordinates
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 0, 1] = cos * scale_x, -sin * scale_x
+    theta[:, 1, 0], theta[:, 1, 1] = sin * scale_y, cos * scale_y
+    theta[:, 0, 2] = (2 * left + window[1]) / width - 1
+    theta[:, 1, 2] = (2 * top + window[0]) / height - 1
+    out_height, out_width = size or window
+    grid = F.affine_grid(to_device(theta, batch.device), [n, batch.shape[1], out_height, out_width],
+                         align_corners=False)
     return F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

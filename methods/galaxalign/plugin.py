@@ -7,32 +7,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import open_clip
 import torch
 
 from bench.api.data import ArraySource, GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, FitReport, check_options, implements
 from bench.api.profiles import Profile
-from bench.api.weights import RANDOM_INIT, ResolvedWeights, WeightsSpec
+from bench.api.weights import ResolvedWeights
 from bench.eval import metrics
-from bench.train.loop import autocast, batched_outputs
-from bench.train.preprocess import Preprocessing
-from bench.train.weights import for_run, pretrained_copy
+from bench.train.loop import batched_outputs
+from methods.clip.base import ClipBase
+from methods.clip.model import ClipPair
 from methods.galaxalign import cards
 from methods.galaxalign import prompts as prompt_table
 from methods.galaxalign import symbols as symbol_table
 from methods.galaxalign.loss import DEFAULT_LOSS, LOSSES
-from methods.galaxalign.model import (
-    CONVNEXT,
-    VIT16,
-    ClipArch,
-    TriModalCLIP,
-    clip_weights_spec,
-    create_clip,
-    known_tags,
-    pretrained_cfg,
-)
+from methods.galaxalign.model import CONVNEXT, VIT16, TriModalCLIP
 from methods.galaxalign.recipe import recipe_for
 from methods.galaxalign.stages import Modalities, StageCall, stage_call
 from methods.galaxalign.symbols import SymbolBank
@@ -78,17 +68,15 @@ def parse_options(options: dict[str, str], method: str) -> Options:
                    int(stage1) if stage1 is not None else None, loss)
 
 
-class GalaxAlign:
+class GalaxAlign(ClipBase):
     """Tri-modal CLIP fine-tuning (images, text, schematic symbols) on one open_clip backbone."""
 
-    name: ClassVar[str]
-    summary: ClassVar[str]
     variants: ClassVar[tuple[str, ...]] = VARIANTS
-    arch: ClassVar[ClipArch]
+    network = TriModalCLIP
+    title = "GalaxAlign"
+    checkpoint_format = CHECKPOINT_FORMAT
 
     model: TriModalCLIP
-    prep: Preprocessing
-    device: torch.device
 
     def __init__(self) -> None:
         self.rule = TEXT  # how predict scores classes; chosen on validation by finetune
@@ -101,11 +89,8 @@ class GalaxAlign:
 
     # --- the Method protocol --------------------------------------------------------------
 
-    def weights_spec(self, profile: Profile, options: Mapping[str, str] | None = None) -> WeightsSpec | None:
-        if profile.model_scale == "tiny":
-            return None
-        tag = parse_options(dict(options or {}), self.name).clip_tag or self.arch.default_tag
-        return clip_weights_spec(self.name, self.arch, tag)  # an unknown tag fails here
+    def clip_tag(self, options: Mapping[str, str]) -> str | None:
+        return parse_options(dict(options), self.name).clip_tag
 
     def default_config(self, profile: Profile) -> FinetuneConfig:
         return recipe_for(profile).finetune_config(profile)
@@ -119,46 +104,15 @@ class GalaxAlign:
         self.variant = variant
         self.profile = ctx.profile
         self.class_names = tuple(ctx.class_names)
-        tiny = ctx.profile.model_scale == "tiny"
-        self.model_name = self.arch.tiny_model if tiny else self.arch.paper_model
-        tag = options.clip_tag or self.arch.default_tag
-        if options.clip_tag and tiny:
-            raise BenchError(
-                f"--option clip_tag applies to the paper profile's pretrained {self.arch.paper_model}",
-                f"drop the option, or run --profile paper (tags: {', '.join(known_tags(self.arch.paper_model))})",
-            )
-        tag_cfg = {} if tiny else pretrained_cfg(self.model_name, tag)  # an unknown tag fails here
-        if not self.plan.pretrained:  # the scratch ablation: random init by definition
-            weights = RANDOM_INIT
-        else:
-            spec = None if tiny else clip_weights_spec(self.name, self.arch, tag)
-            weights = for_run(self.name, spec, ctx.init, ctx.weights_file, ctx.weights_dir)
-        self.quick_gelu = weights.init == "pretrained" and bool(tag_cfg.get("quick_gelu"))  # e.g. OpenAI's tags
-        def build_clip() -> Any:
-            return create_clip(self.model_name, ctx.profile.image_size, self.name, weights, self.quick_gelu)
-
-        key = (self.model_name, ctx.profile.image_size, self.quick_gelu)
-        clip = pretrained_copy(weights, key, build_clip) if weights.init == "pretrained" else build_clip()
-        self.device = ctx.device
-        self.model = TriModalCLIP(clip).to(ctx.device)
-        if self.arch.convolutional:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        preprocess_cfg = tag_cfg if weights.init == "pretrained" else clip.visual.preprocess_cfg
-        self.prep = Preprocessing(
-            image_size=ctx.profile.image_size,
-            mean=tuple(preprocess_cfg["mean"]),
-            std=tuple(preprocess_cfg["std"]),
-            channels_last=self.arch.convolutional,
-        )
+        tag = self.build_clip(ctx, options.clip_tag, pretrained=self.plan.pretrained)  # scratch: random init
+        weights = self.weights
         self.prompts = prompt_table.class_prompts(self.class_names, options.prompts)
-        self.tokenizer = open_clip.get_tokenizer(self.model_name)
         self.symbol_overrides = symbol_table.read_overrides(options.symbols) if options.symbols else None
         if self.plan.uses_symbols:  # an unknown class fails here, before any training
             self.symbol_kinds = [symbol_table.symbol_kind(n, self.symbol_overrides) for n in self.class_names]
         self.recipe = recipe_for(ctx.profile)
         self.stage1_epochs = options.stage1_epochs or self.recipe.stage1_epochs
         self.loss = options.loss
-        self.weights = weights
         self.details = {
             "variant": variant,
             "plan": self.plan.summary,
@@ -199,11 +153,6 @@ class GalaxAlign:
             details=dict(self.details),
         )
 
-    def embed(self, data: GalaxyData) -> torch.Tensor:
-        """The image encoder's projected, L2-normalised embeddings."""
-        self.model.eval()
-        return batched_outputs(self.model.encode_image, data, self.prep, self.device, self.eval_batch_size)
-
     def predict(self, data: GalaxyData) -> torch.Tensor:
         return self._class_scores(self.embed(data), self.rule)
 
@@ -231,17 +180,6 @@ class GalaxAlign:
                              contrastive=LOSSES[self.loss])
 
     # --- text, symbols and the prediction rule ---------------------------------------------
-
-    def _tokens(self, texts: list[str]) -> torch.Tensor:
-        tokens: torch.Tensor = self.tokenizer(texts)
-        return tokens.to(self.device)
-
-    @torch.inference_mode()
-    def embed_text(self, texts: list[str]) -> torch.Tensor:
-        """(len(texts), D) L2-normalised text embeddings, on the CPU (the EmbedsText capability)."""
-        self.model.eval()
-        with autocast(self.device):
-            return self.model.encode_text(self._tokens(texts)).float().cpu()
 
     def _prototypes(self) -> torch.Tensor:
         """(C, D) mean symbol-encoder embedding of each class's symbols, L2-normalised."""
@@ -293,72 +231,34 @@ class GalaxAlign:
         """Everything needed to embed images and text and to predict, in one file: the image and
         text encoders, the prompts, the prediction rule and the class symbol prototypes. The
         symbol encoder (as large as the image encoder) only with ``include_symbol_encoder``."""
-        path = Path(path)
         keep_symbols = include_symbol_encoder and self.model.has_symbol_encoder
         state = {
             k: v.detach().cpu()
             for k, v in self.model.state_dict().items()
             if keep_symbols or not k.startswith("symbol_visual.")
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "method": self.name,
-                "model_name": self.model_name,
-                "quick_gelu": self.quick_gelu,
-                "image_size": self.prep.image_size,
-                "mean": list(self.prep.mean),
-                "std": list(self.prep.std),
-                "class_names": list(self.class_names),
-                "prompts": list(self.prompts),
-                "rule": self.rule,
-                "prototypes": self.prototypes,
-                "symbol_encoder": keep_symbols,
-                "state_dict": state,
-                "weights": self.weights.to_dict(),
-                "details": self.details,
-            },
-            path,
+        return self.write_checkpoint(
+            path, state, class_names=list(self.class_names), prompts=list(self.prompts), rule=self.rule,
+            prototypes=self.prototypes, symbol_encoder=keep_symbols, details=self.details,
         )
-        return path
 
     def load(self, path: str | Path, device: torch.device | str | None = None) -> None:
         """Restore a plugin saved with ``save``; no build (and no pretrained weights) needed."""
-        path = Path(path)
-        if not path.is_file():
-            raise BenchError(f"saved model {path} does not exist", "train one with `bench run` (models are saved "
-                             "with the run record) or check the path")
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises several kinds for a damaged or foreign file
-            raise BenchError(f"{path} cannot be read as a saved GalaxAlign model ({type(error).__name__})",
-                             "pass a file written by `bench run --save-models`, or save the model again") from None
-        if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-            raise BenchError(f"{path} is not a saved GalaxAlign model", "pass a file written by GalaxAlign.save")
-        if saved["method"] != self.name:
-            raise BenchError(f"{path} holds a {saved['method']} model, not {self.name}",
-                             f"load it with --method {saved['method']}")
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self.model_name, self.quick_gelu = saved["model_name"], saved["quick_gelu"]
-        model = TriModalCLIP(create_clip(self.model_name, saved["image_size"], self.name, quick_gelu=self.quick_gelu))
-        if saved["symbol_encoder"]:
-            model.split_symbol_encoder()
-        model.load_state_dict(saved["state_dict"])
-        self.model = model.to(self.device).eval()
-        if self.arch.convolutional:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.prep = Preprocessing(saved["image_size"], tuple(saved["mean"]), tuple(saved["std"]),
-                                  channels_last=self.arch.convolutional)
+        saved = self.read_checkpoint(path)
+        self.restore(saved, device, _add_symbol_encoder if saved["symbol_encoder"] else None)
         self.class_names = tuple(saved["class_names"])
         self.prompts = list(saved["prompts"])
         self.rule = saved["rule"]
         self.prototypes = saved["prototypes"]
-        self.tokenizer = open_clip.get_tokenizer(self.model_name)
-        self.weights = ResolvedWeights(**saved["weights"])
         self.details = dict(saved["details"])
         self.variant = self.details.get("variant", "full")
         self.plan = PLANS[self.variant]
+
+
+def _add_symbol_encoder(model: ClipPair) -> None:
+    """Shape a fresh network to a checkpoint saved with its symbol encoder."""
+    assert isinstance(model, TriModalCLIP)
+    model.split_symbol_encoder()
 
 
 @implements(cards.GALAXALIGN_VIT16)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.data.captions import classes
 from bench.data.captions.classes import with_article
-from bench.data.captions.tables import read_mapping
+from methods.clip.text import read_overrides
 
 TEMPLATE = "A picture of {}"  # filled with a description and its article
 
@@ -20,14 +20,6 @@ TEMPLATE = "A picture of {}"  # filled with a description and its article
 def prompt(description: str) -> str:
     """The sentence for one description; a description that already starts with an article keeps it."""
     return TEMPLATE.format(with_article(description))
-
-
-def read_overrides(path: str | Path) -> dict[str, str]:
-    """``{class name: description}`` from a JSON file, checked."""
-    fix = 'write a JSON object {"class name": "description", ...}'
-    return read_mapping(
-        path, "prompts", fix, lambda value: bool(value.strip()), "is not an object of non-empty strings"
-    )
 
 
 def describe(class_name: str, overrides: Mapping[str, str] | None = None) -> str:

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from bench.api.data import GalaxyData
-from bench.api.errors import BenchError
 from bench.api.method import FinetuneConfig, FitReport
-from bench.train.classifier import weight_decay_groups
-from bench.train.loop import FitCall, LossTerms, Objective
+from bench.train.loop import LossTerms
 from bench.train.preprocess import Preprocessing
-from methods.galaxalign.loss import Contrastive
+from methods.clip.loss import Contrastive
+from methods.clip.stage import ContrastiveCall, contrastive_objective
 from methods.galaxalign.model import TriModalCLIP
 from methods.galaxalign.recipe import PAPER_BATCH_SIZE
 from methods.galaxalign.symbols import SymbolBank
@@ -64,19 +63,12 @@ def stage_loss(
 
 
 @dataclass(frozen=True, kw_only=True)
-class StageCall(FitCall):
+class StageCall(ContrastiveCall):
     """The shared loop's call for one stage; ``annotate`` gives its report's history records the
     stage number and, where validation ran, the val macro-F1 of every prediction rule."""
 
     stage: Stage
     rule_f1: list[dict[str, float]] = field(default_factory=list)  # one per validated epoch, filled by the score
-
-    def run(self) -> FitReport:
-        """Train the stage; running out of memory is a BenchError naming the batch size to lower."""
-        try:
-            return super().run()
-        except torch.OutOfMemoryError as error:
-            raise out_of_memory(self.description, self.cfg.batch_size) from error
 
     def annotate(self, report: FitReport) -> FitReport:
         for i, record in enumerate(report.history):
@@ -86,13 +78,7 @@ class StageCall(FitCall):
         return report
 
 
-def out_of_memory(description: str, batch_size: int) -> BenchError:
-    """The one-line error of a stage that ran out of memory at ``batch_size``."""
-    return BenchError(
-        f"{description} ran out of memory at batch size {batch_size}",
-        f"pass a --batch-size N below {batch_size} (the paper's {PAPER_BATCH_SIZE} was global, 256 per GPU "
-        "on 2 GPUs), or split each batch over GPUs with --gpus-per-cell 2",
-    )
+BATCH_NOTE = f" (the paper's {PAPER_BATCH_SIZE} was global, 256 per GPU on 2 GPUs)"
 
 
 def stage_call(
@@ -122,12 +108,9 @@ def stage_call(
         rule_f1.append(f1)
         return max(f1.values())
 
-    objective = Objective(
-        module=model,
-        parameters=weight_decay_groups(model, cfg.weight_decay),
-        loss=stage_loss(model, stage, modalities, contrastive, cfg.augment, generator),
-        score=score if stage.to_convergence and evaluate is not None else None,
-        after_step=model.clamp_logit_scale,
+    objective = contrastive_objective(
+        model, stage_loss(model, stage, modalities, contrastive, cfg.augment, generator), cfg.weight_decay,
+        score if stage.to_convergence and evaluate is not None else None,
     )
     return StageCall(objective, train, stage_cfg, modalities.prep, modalities.device, description,
-                     stage=stage, rule_f1=rule_f1)
+                     batch_note=BATCH_NOTE, stage=stage, rule_f1=rule_f1)
