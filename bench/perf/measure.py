@@ -45,11 +45,13 @@ def source_size(profile: Profile) -> int:
 
 
 def synthetic_data(count: int, side: int, seed: int = 0) -> GalaxyData:
-    """``count`` random uint8 cutouts with random Galaxy10 labels: speed does not depend on pixel values."""
+    """``count`` random uint8 cutouts with random Galaxy10 labels and a distinct caption each (what the
+    caption-trained methods read): speed does not depend on pixel values or words."""
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(count, side, side, 3), dtype=np.uint8)
     labels = rng.integers(0, len(CLASS_NAMES), size=count)
-    return GalaxyData(ArraySource(images), labels, CLASS_NAMES, "perf-synthetic")
+    captions = tuple(f"a synthetic cutout of a galaxy, number {i}" for i in range(count))
+    return GalaxyData(ArraySource(images), labels, CLASS_NAMES, "perf-synthetic", captions=captions)
 
 
 @dataclass(frozen=True)
