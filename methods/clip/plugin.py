@@ -56,7 +56,7 @@ def caption_recall(image: torch.Tensor, text: torch.Tensor, caption_of: torch.Te
 class ContrastiveClip(ClipBase):
     """Shared by the contrastive CLIP methods; each says its ``recipes``, whether it trains on each image's
     own caption (``trains_on_captions``; else on its class's description), how a run gets captions
-    (``caption_fix``) and its ``augmentation``. Variants: ``finetune`` and, where listed, ``zeroshot``."""
+    (``caption_fix``) and its ``augmentation``; its variants are its card's, ``zeroshot`` training nothing."""
 
     arch = OPENAI_VIT16
     title = "CLIP"
@@ -64,8 +64,8 @@ class ContrastiveClip(ClipBase):
     recipes: ClassVar[Mapping[str, Recipe]]
     trains_on_captions: ClassVar[bool] = False
     caption_fix: ClassVar[str] = ""
-    augmentation: ClassVar[Augmentation] = "rotate_flip"
-    crop_fraction: ClassVar[float] = 0.875
+    augmentation: ClassVar[Augmentation] = Preprocessing.augmentation
+    crop_fraction: ClassVar[float] = Preprocessing.crop_fraction
 
     def __init__(self) -> None:
         self.details: dict[str, Any] = {}
