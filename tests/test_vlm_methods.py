@@ -161,6 +161,8 @@ def test_paperclip_fine_tunes_on_captions_saves_and_loads(splits: DatasetSplits,
     before = parameters(method)
     report = method.finetune(splits.train, splits.val, cfg(method, epochs=2))
     assert report.epochs_run == 2 and report.train_images > 0
+    steps = math.ceil(len(splits.train) / 32)  # the recipe's 20 warm-up steps, then constant
+    assert [h["lr"] for h in report.history] == pytest.approx([1e-3 * min(1, (e * steps + 1) / 20) for e in (1, 2)])
     assert all("val_score" in h and "image_text" in h for h in report.history)
     assert report.best_val_score == max(h["val_score"] for h in report.history)
     assert report.details["val_score"] == "val image2text recall@5"  # type: ignore[attr-defined]
@@ -225,7 +227,6 @@ def test_openai_vit16_loads_a_checkpoint_in_open_clips_layout(tmp_path: Path) ->
 # --- end to end -------------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_a_run_through_the_runner_trains_on_captions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     load = registry.load_dataset
 
