@@ -24,7 +24,7 @@ TASK = Task(
     title="Image-to-text retrieval",
     summary="each test galaxy finds its own caption among the distinct test captions (recall@k, top-k% accuracy)",
     needs=("embeddings", "caption_text"),
-    metrics=retrieval_metrics("test image", "distinct test captions"),
+    metrics=retrieval_metrics("I→T", "test image", "distinct test captions"),
     main_metric="recall@5",
     evaluate=evaluate,
 )

@@ -24,7 +24,7 @@ TASK = Task(
     title="Text-to-image retrieval",
     summary="each test caption finds its galaxies among the test images (recall@k, top-k% accuracy)",
     needs=("embeddings", "caption_text"),
-    metrics=retrieval_metrics("distinct test caption", "test images"),
+    metrics=retrieval_metrics("T→I", "distinct test caption", "test images"),
     main_metric="recall@5",
     evaluate=evaluate,
 )

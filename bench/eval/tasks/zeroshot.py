@@ -34,9 +34,9 @@ TASK = Task(
     summary="each test galaxy's class by its similarity to the classes' prompts, averaged over templates",
     needs=("embeddings", "class_text"),
     metrics=(
-        Metric("acc1", "Zero-shot top-1",
+        Metric("acc1", "Zero-shot acc@1",
                definition=f"fraction of test images whose most similar class text is the true class; {TIES}"),
-        Metric("acc5", "Zero-shot top-5",
+        Metric("acc5", "Zero-shot acc@5",
                definition=f"fraction whose true class is among the 5 most similar, reported when there are more "
                f"than 5 classes; {TIES}"),
         Metric("mean_per_class_recall", "Zero-shot mean per-class recall",
