@@ -91,8 +91,7 @@ def caption_rows(test: GalaxyData) -> tuple[list[str], torch.Tensor]:
     if test.captions is None:
         raise BenchError(
             f"the test split of {test.name} has no captions, so text2image and image2text cannot run",
-            "give the run a caption source: bench run --captions classes|blip|FILE.csv (or a dataset with its "
-            "own captions, such as demo)",
+            "give the run a caption source: bench run --captions classes|blip|FILE.csv",
         )
     rows: dict[str, int] = {}
     caption_of = [rows.setdefault(caption, len(rows)) for caption in test.captions]
