@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from bench.api import registry
 from bench.api.errors import BenchError
-from bench.cli import catalog, data, perf, results, run, status, weights
+from bench.cli import catalog, data, perf, results, run, search, status, weights
 from bench.io.progress import console
 
 
@@ -43,6 +43,7 @@ app.command("merge")(results.merge_command)
 app.command("status")(status.status)
 app.command("audit")(data.audit)
 app.command("perf")(perf.perf)
+app.command("search")(search.search)
 
 data_app = typer.Typer(help="Datasets: fetch the real ones.", no_args_is_help=True)
 data_app.command("fetch")(data.data_fetch)

@@ -243,6 +243,10 @@ class GalaxAlign:
         with autocast(self.device):
             return self.model.encode_text(self._tokens(texts)).float().cpu()
 
+    def query_text(self, query: str) -> str:
+        """A search query in the training prompts' form (the PhrasesQueries capability)."""
+        return prompt_table.query_text(query)
+
     def _prototypes(self) -> torch.Tensor:
         """(C, D) mean symbol-encoder embedding of each class's symbols, L2-normalised."""
         assert self.bank is not None

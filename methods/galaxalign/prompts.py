@@ -22,6 +22,12 @@ def prompt(description: str) -> str:
     return TEMPLATE.format(with_article(description))
 
 
+def query_text(query: str) -> str:
+    """A search query in the prompts' form ("A picture of a/an ..."), unless it already is."""
+    query = query.strip()
+    return query if query.lower().startswith("a picture of") else prompt(query)
+
+
 def read_overrides(path: str | Path) -> dict[str, str]:
     """``{class name: description}`` from a JSON file, checked."""
     fix = 'write a JSON object {"class name": "description", ...}'
