@@ -178,7 +178,7 @@ def test_the_default_source_is_the_datasets_own_else_its_classes(tmp_path: Path)
 
 
 def test_classes_caption_each_image_by_its_class_description(splits: DatasetSplits) -> None:
-    captioned = sources.attach(splits, sources.CaptionSource("classes"), "demo:3")
+    captioned = sources.attach(splits, sources.CaptionSource("classes"), "demo:3", DataOptions())
     descriptions = classes.class_text(demo.CLASS_NAMES, "galaxy10").descriptions
     for part in (captioned.train, captioned.val, captioned.test):
         assert part.captions == tuple(descriptions[label] for label in part.labels.tolist())
@@ -193,9 +193,11 @@ def write_csv(path: Path, rows: list[tuple[object, str]], header: str = "index,c
 
 def test_a_csv_captions_each_image_by_its_dataset_index(tmp_path: Path, splits: DatasetSplits) -> None:
     path = write_csv(tmp_path / "c.csv", [(i, f'"galaxy number {i}, as I saw it"') for i in range(30)])
-    captioned = sources.attach(splits, sources.resolve(str(path), "demo:3", DataOptions()), "demo:3")
+    captioned = sources.attach(splits, sources.resolve(str(path), "demo:3", DataOptions()), "demo:3", DataOptions())
     for part in (captioned.train, captioned.val, captioned.test):
         assert part.captions == tuple(f"galaxy number {i}, as I saw it" for i in part.image_ids.tolist())
+    # an image the loader dropped (a duplicate) may keep its row: the range is the whole dataset's
+    assert len(sources.read_csv(path, np.arange(29), 30, "fix")) == 30
 
 
 GOOD = [(i, f"galaxy {i}") for i in range(30)]
@@ -215,7 +217,7 @@ def test_bad_caption_files_are_refused_in_one_line(
 ) -> None:
     source = sources.CaptionSource("file", write_csv(tmp_path / "c.csv", rows, header))
     with pytest.raises(BenchError, match=error) as raised:
-        sources.attach(splits, source, "demo:3")
+        sources.attach(splits, source, "demo:3", DataOptions())
     assert "\n" not in str(raised.value) and "Fix:" in str(raised.value)
 
 
@@ -223,7 +225,7 @@ def test_a_caption_file_that_is_not_utf8_is_refused(tmp_path: Path, splits: Data
     path = tmp_path / "c.csv"
     path.write_bytes(b"index,caption\n0,caf\xe9\n")
     with pytest.raises(BenchError, match="is not UTF-8 text"):
-        sources.attach(splits, sources.CaptionSource("file", path), "demo:3")
+        sources.attach(splits, sources.CaptionSource("file", path), "demo:3", DataOptions())
 
 
 def captions_card(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
@@ -246,6 +248,7 @@ def test_cells_that_use_captions_carry_their_source_in_their_identity(
     assert dict(by_class.inputs)["captions"].startswith("classes, tables sha256 ")
     path = write_csv(tmp_path / "c.csv", GOOD)
     [first] = with_inputs([retrieval], RunSettings(results=tmp_path, captions=str(path)))
+    assert dict(first.inputs)["captions"].startswith("file, sha256 ")  # its text counts, not where it lies
     write_csv(path, [*GOOD[:-1], (29, "another text")])
     fingerprint.cache_clear()
     [second] = with_inputs([retrieval], RunSettings(results=tmp_path, captions=str(path)))
@@ -320,7 +323,7 @@ def test_blip_captions_every_image_through_the_real_loader(tmp_path: Path, monke
     assert source.path is not None and source.path.is_file()
     about = json.loads(source.path.with_suffix(".json").read_text())
     assert (about["model"], about["images"], about["weights_source"]) == ("test/tiny-blip", 30, "explicit")
-    splits = sources.attach(registry.load_dataset("demo:3", options), source, "demo:3")
+    splits = sources.attach(registry.load_dataset("demo:3", options), source, "demo:3", options)
     words = set(VOCAB[6:]) | {"##" + w for w in VOCAB[6:]}
     for part in (splits.train, splits.val, splits.test):
         assert part.captions is not None and all(text and set(text.split()) <= words for text in part.captions)

@@ -98,4 +98,4 @@ def captions_input(dataset: str, settings: RunSettings) -> str:
         raise BenchError(f"no BLIP captions of {dataset} by {source.model} (looked for {source.path})",
                          f"write them with `bench captions blip --dataset {dataset} --model {source.model}`")
     text = fingerprint(str(source.path), "--captions") if source.path else sources.text_version(source)
-    return f"{source.describe()}, {text}"
+    return f"{source.label}, {text}"

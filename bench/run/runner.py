@@ -234,7 +234,8 @@ class Runner:
         captions = None
         if sources.uses_captions(spec.method, spec.tasks):
             source = sources.resolve(self.settings.captions, spec.dataset, self.settings.data)
-            splits, captions = sources.attach(splits, source, spec.dataset), source.describe()
+            splits = sources.attach(splits, source, spec.dataset, self.settings.data)
+            captions = source.describe()
         method = registry.create_method(spec.method)
         if spec.variant not in method.variants:
             raise BenchError(

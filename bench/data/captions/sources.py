@@ -47,10 +47,15 @@ class CaptionSource:
     path: Path | None = None
     model: str | None = None
 
+    @property
+    def label(self) -> str:
+        """The source in a run's identity (its file counts by its fingerprint, not where it lies): "rendered",
+        "classes", "blip Salesforce/blip-image-captioning-base", "file"."""
+        return f"{self.kind} {self.model}" if self.kind == BLIP else self.kind
+
     def describe(self) -> str:
-        """For records and messages: "rendered", "classes", "blip Salesforce/...", "file captions.csv"."""
-        detail = self.model if self.kind == BLIP else self.path if self.kind == FILE else None
-        return f"{self.kind} {detail}" if detail else self.kind
+        """For records and messages: the label, and a user file's path."""
+        return f"{self.kind} {self.path}" if self.kind == FILE else self.label
 
 
 def uses_captions(method: str, tasks: Sequence[str]) -> bool:
@@ -93,7 +98,7 @@ def text_version(source: CaptionSource) -> str:
     return f"version {OWN_VERSIONS[source.kind]}"
 
 
-def attach(splits: DatasetSplits, source: CaptionSource, dataset: str) -> DatasetSplits:
+def attach(splits: DatasetSplits, source: CaptionSource, dataset: str, options: DataOptions) -> DatasetSplits:
     """``splits`` with every part (train, val, test) captioned from ``source``."""
     if source.kind in OWN_VERSIONS:
         if any(part.captions is None for part in (splits.train, splits.val, splits.test)):
@@ -104,7 +109,7 @@ def attach(splits: DatasetSplits, source: CaptionSource, dataset: str) -> Datase
         return _each(splits, lambda part: tuple(descriptions[label] for label in part.labels.tolist()))
     assert source.path is not None
     ids = np.concatenate([part.image_ids for part in (splits.train, splits.val, splits.test)])
-    table = read_csv(source.path, ids, _fix(source, dataset))
+    table = read_csv(source.path, ids, image_count(dataset, options, ids), _fix(source, dataset))
     return _each(splits, lambda part: tuple(table[index] for index in part.image_ids.tolist()))
 
 
@@ -119,9 +124,18 @@ def _fix(source: CaptionSource, dataset: str) -> str:
     return "write one row index,caption per image (index: its number in the whole dataset), UTF-8, header index,caption"
 
 
-def read_csv(path: Path, ids: np.ndarray, fix: str) -> dict[int, str]:
+def image_count(dataset: str, options: DataOptions, ids: np.ndarray) -> int:
+    """How many images the whole dataset numbers: its declared split sizes (before duplicates are dropped),
+    else one more than the largest number its splits hold."""
+    info = registry.dataset_info(dataset)
+    declared = info.sizes(registry.dataset_options(dataset, options)) if info.sizes else None
+    largest = int(ids.max()) + 1 if len(ids) else 0
+    return max(largest, declared.train + declared.val + declared.test) if declared else largest
+
+
+def read_csv(path: Path, ids: np.ndarray, count: int, fix: str) -> dict[int, str]:
     """``{index: caption}`` from the CSV file ``path``, which must caption every image numbered in ``ids``
-    (and none beyond the largest), once each, with non-empty text."""
+    once, with non-empty text, and name no image beyond the ``count`` of the dataset."""
     if not path.is_file():
         raise BenchError(f"captions file {path} does not exist", fix)
     try:
@@ -132,7 +146,6 @@ def read_csv(path: Path, ids: np.ndarray, fix: str) -> dict[int, str]:
         raise BenchError(f"captions file {path} is not valid CSV ({error})", fix) from None
     if not rows or [cell.strip().lower() for cell in rows[0]] != HEADER:
         raise BenchError(f"captions file {path} does not start with the header line index,caption", fix)
-    largest = int(ids.max()) if len(ids) else -1
     table: dict[int, str] = {}
     for line, row in enumerate(rows[1:], start=2):
         where = f"captions file {path} line {line}"
@@ -142,8 +155,8 @@ def read_csv(path: Path, ids: np.ndarray, fix: str) -> dict[int, str]:
         if not index.lstrip("-").isdigit():
             raise BenchError(f"{where}: index {index!r} is not a whole number", fix)
         number = int(index)
-        if not 0 <= number <= largest:
-            raise BenchError(f"{where}: index {number} is out of range (the dataset's images are 0..{largest})", fix)
+        if not 0 <= number < count:
+            raise BenchError(f"{where}: index {number} is out of range (the dataset's images are 0..{count - 1})", fix)
         if number in table:
             raise BenchError(f"{where}: index {number} is captioned twice", fix)
         if not text:
