@@ -315,7 +315,7 @@ def test_blip_captions_every_image_through_the_real_loader(tmp_path: Path, monke
     save_tiny_blip(tmp_path / "tiny-blip")
     data = tmp_path / "data"
     args = ["captions", "blip", "--dataset", "demo:3", "--model", "test/tiny-blip", "--batch-size", "8",
-            "--device", "cpu", "--weights", str(tmp_path / "tiny-blip"), "--data-dir", str(data)]
+            "--device", "cpu", "--weights", f"blip={tmp_path / 'tiny-blip'}", "--data-dir", str(data)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     options = DataOptions(data_dir=str(data))
@@ -344,3 +344,14 @@ def test_blip_weights_that_do_not_fit_are_refused(tmp_path: Path) -> None:
               metadata={"format": "pt"})
     with pytest.raises(BenchError, match="does not hold this model's weights"):
         load_captioner(str(tmp_path / "tiny-blip"))
+
+
+def test_blip_without_its_weights_says_where_it_looked_and_what_to_do(tmp_path: Path) -> None:
+    args = ["captions", "blip", "--dataset", "demo:3", "--model", "test/absent-blip", "--device", "cpu",
+            "--weights-dir", str(tmp_path), "--data-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "no pretrained weights for test/absent-blip" in result.output
+    assert "put its folder in BENCH_WEIGHTS_DIR as absent-blip/" in result.output
+    result = CliRunner().invoke(app, [*args, "--weights", f"resnet18={tmp_path}"])
+    assert result.exit_code == 2 and "names no captioning model" in result.output

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 import typer
 
 from bench.api.data import DataOptions
+from bench.api.errors import BenchError
 from bench.cli import checks
-from bench.cli.common import DataDir, DataPath, OutsidePaths, WeightsDir
-from bench.data.captions.sources import DEFAULT_BLIP_MODEL
+from bench.cli.common import DataDir, DataPath, OutsidePaths, WeightsDir, parse_pairs
+from bench.data.captions.sources import BLIP, DEFAULT_BLIP_MODEL
 from bench.io.progress import console
 
 
@@ -18,8 +19,9 @@ def captions_blip(
     model: Annotated[str, typer.Option(help="A BLIP captioning model's Hub id.")] = DEFAULT_BLIP_MODEL,
     batch_size: Annotated[int, typer.Option(min=1, help="Images captioned at once.")] = 16,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
-    weights: Annotated[Optional[str], typer.Option(help="The model's folder (config, processor, tokenizer, "
-                                                        "weights), instead of the weights chain's.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help=(
+        "blip=FOLDER: the model's folder (config, preprocessor, tokenizer, weights), before the weights chain's."
+    ))] = None,
     weights_dir: WeightsDir = None,
     data_dir: DataDir = None,
     data_path: DataPath = None,
@@ -29,7 +31,10 @@ def captions_blip(
     for `bench run --captions blip`; the model's folder is found as pretrained weights are (`bench weights`)."""
     from bench.data.captions.blip import write_captions
 
+    folder = parse_pairs([weights], "--weights", f"{BLIP}=/models/blip-image-captioning-base") if weights else {}
+    if set(folder) - {BLIP}:
+        raise BenchError(f"--weights {weights} names no captioning model", f"write --weights {BLIP}=FOLDER")
     chosen = checks.device(device, used=True)
     options = DataOptions(data_dir=data_dir, path=data_path, allow_outside_paths=allow_outside_paths)
-    path = write_captions(dataset, model, options, weights, weights_dir, batch_size, chosen)
+    path = write_captions(dataset, model, options, folder.get(BLIP), weights_dir, batch_size, chosen)
     console.print(f"wrote {path} (and what wrote it: {path.with_suffix('.json').name})", soft_wrap=True)

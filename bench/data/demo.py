@@ -345,8 +345,7 @@ def _render_spiral(
     knot_x, knot_y = pose.to_image(*arms.knots(rng, count, 2.0 * scale_length))
     scene.paint_points(knot_x, knot_y, flux * rng.uniform(0.004, 0.015, count), _tint(_YOUNG_STARS, rng))
     scene.record(shape="spiral", axis_ratio=pose.axis_ratio, radius=length, bulge_fraction=bulge_fraction,
-                 arms=arms.count,
-                 pitch_degrees=arms.pitch_degrees, bar=bool(bar_length), knots=count)
+                 arms=arms.count, pitch_degrees=arms.pitch_degrees, bar=bool(bar_length), knots=count)
 
 
 def _add_tidal_tail(scene: _Scene, rng: np.random.Generator, start: Point, width: float) -> None:

@@ -22,13 +22,13 @@ from bench.api import registry
 from bench.api.data import DataOptions, DatasetSplits
 from bench.api.errors import BenchError
 from bench.api.weights import ResolvedWeights, WeightsSpec
-from bench.data.captions.sources import blip_cache
+from bench.data.captions.sources import BLIP, blip_cache
 from bench.io.atomic import write_atomically
 from bench.io.progress import progress_bar
 from bench.train.checkpoint import folder_weights_file, reading, require_all, weights_fix
 
 MAX_NEW_TOKENS = 30
-NAME = "blip"  # how the weights chain names the captioner (--weights, BENCH_WEIGHTS_DIR/<model name>/)
+NAME = BLIP  # how the weights chain names the captioner (--weights, BENCH_WEIGHTS_DIR/<model name>/)
 CONFIG_FILES = ("config.json", "preprocessor_config.json", "tokenizer_config.json", "vocab.txt")
 
 
@@ -117,8 +117,15 @@ def write_captions(
     """Caption every image of ``dataset`` with ``model`` (its folder found by the weights chain) into its cache."""
     from bench.train.weights import resolve
 
-    splits = registry.load_dataset(dataset, options)
+    spec = weights_spec(model)
     folder = Path(weights_folder).expanduser() if weights_folder else None
-    weights = resolve(weights_spec(model), folder, Path(weights_dir).expanduser() if weights_dir else None)
+    try:
+        weights = resolve(spec, folder, Path(weights_dir).expanduser() if weights_dir else None)
+    except BenchError as error:  # the chain's own fix speaks of methods
+        raise BenchError(error.problem, (
+            f"download {model} where there is internet (`huggingface-cli download {model}`) and copy the Hugging "
+            f"Face cache, or put its folder in BENCH_WEIGHTS_DIR as {spec.local_names[0]}/, or pass "
+            f"--weights {NAME}=FOLDER")) from None
+    splits = registry.load_dataset(dataset, options)
     captions = caption_dataset(splits, weights, batch_size, device)
     return write_cache(blip_cache(dataset, model, options), captions, weights)
