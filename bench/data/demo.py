@@ -71,6 +71,7 @@ class Drawn:
     field_stars: int = 0
     field_galaxies: int = 0  # small background galaxies
     bright_star: bool = False
+    flux: float = 0.0  # total flux of the galaxy (of a merger: its brighter member), in noise sigmas at size 64
 
 
 @dataclass
@@ -239,22 +240,23 @@ _MERGER_MEMBER = _SmoothShape(axis_ratio=(0.4, 1.0), radius=(1.8, 5.0), index=(1
 
 def _add_spheroid(
     scene: _Scene, rng: np.random.Generator, centre: Point, angle: float, shape: _SmoothShape
-) -> tuple[float, float, float]:
-    """Paint a Sersic spheroid; returns its axis ratio, half-light radius (at size 64) and Sersic index."""
+) -> tuple[float, float, float, float]:
+    """Paint a Sersic spheroid; returns its axis ratio, half-light radius (at size 64), Sersic index and flux."""
     axis_ratio = _uniform(rng, shape.axis_ratio)
     u, v = _Pose(centre, angle, axis_ratio).plane(scene)
     radius, index = _uniform(rng, shape.radius), _uniform(rng, shape.index)
     profile = _sersic(u, v, radius * scene.scale, index)
-    scene.paint(profile, _log_uniform(rng, shape.flux), _tint(_OLD_STARS, rng))
-    return axis_ratio, radius, index
+    flux = _log_uniform(rng, shape.flux)
+    scene.paint(profile, flux, _tint(_OLD_STARS, rng))
+    return axis_ratio, radius, index, flux
 
 
 def _render_smooth(
     shape: _SmoothShape, scene: _Scene, rng: np.random.Generator, centre: Point, angle: float
 ) -> None:
     """A smooth elliptical galaxy."""
-    axis_ratio, radius, index = _add_spheroid(scene, rng, centre, angle, shape)
-    scene.record(shape="smooth", axis_ratio=axis_ratio, radius=radius, sersic_index=index)
+    axis_ratio, radius, index, flux = _add_spheroid(scene, rng, centre, angle, shape)
+    scene.record(shape="smooth", axis_ratio=axis_ratio, radius=radius, sersic_index=index, flux=flux)
 
 
 def _render_edge_on(
@@ -268,7 +270,7 @@ def _render_edge_on(
     thickness = math.hypot(thinness * scale_length, 0.45)
     disk = _unit_sum(np.exp(-np.sqrt(u * u + 1.0) / scale_length - 0.5 * (height / thickness) ** 2))
     flux = _log_uniform(rng, (2e4, 9e4))
-    scene.record(shape="edge-on", axis_ratio=thinness, radius=length)
+    scene.record(shape="edge-on", axis_ratio=thinness, radius=length, flux=flux)
     if not with_bulge:
         scene.paint(disk, flux, _tint(_DISK_STARS, rng))
         return
@@ -345,7 +347,7 @@ def _render_spiral(
     knot_x, knot_y = pose.to_image(*arms.knots(rng, count, 2.0 * scale_length))
     scene.paint_points(knot_x, knot_y, flux * rng.uniform(0.004, 0.015, count), _tint(_YOUNG_STARS, rng))
     scene.record(shape="spiral", axis_ratio=pose.axis_ratio, radius=length, bulge_fraction=bulge_fraction,
-                 arms=arms.count, pitch_degrees=arms.pitch_degrees, bar=bool(bar_length), knots=count)
+                 arms=arms.count, pitch_degrees=arms.pitch_degrees, bar=bool(bar_length), knots=count, flux=flux)
 
 
 def _add_tidal_tail(scene: _Scene, rng: np.random.Generator, start: Point, width: float) -> None:
@@ -383,7 +385,8 @@ def _render_merging(scene: _Scene, rng: np.random.Generator, centre: Point, angl
     half = _uniform(rng, (2.5, 7.5))
     half_separation = half * scene.scale
     members = (_offset(centre, half_separation, angle), _offset(centre, -half_separation, angle))
-    radius = max(_add_spheroid(scene, rng, member, _random_angle(rng), _MERGER_MEMBER)[1] for member in members)
+    drawn = [_add_spheroid(scene, rng, member, _random_angle(rng), _MERGER_MEMBER) for member in members]
+    radius, flux = max(each[1] for each in drawn), max(each[3] for each in drawn)
     width = _uniform(rng, (0.8, 2.0)) * scene.scale
     bridge = rng.random() < 0.6
     if bridge:
@@ -393,7 +396,7 @@ def _render_merging(scene: _Scene, rng: np.random.Generator, centre: Point, angl
         if rng.random() < 0.5:
             _add_tidal_tail(scene, rng, member, width)
             tails += 1
-    scene.record(shape="merger", radius=radius, separation=2.0 * half, bridge=bridge, tails=tails)
+    scene.record(shape="merger", radius=radius, separation=2.0 * half, bridge=bridge, tails=tails, flux=flux)
 
 
 def _render_disturbed(scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
@@ -416,7 +419,7 @@ def _render_disturbed(scene: _Scene, rng: np.random.Generator, centre: Point, an
     plume = rng.random() < 0.4
     if plume:
         _add_tidal_tail(scene, rng, centre, _uniform(rng, (1.5, 3.0)) * scene.scale)
-    scene.record(shape="irregular", radius=lump_size, lumps=lump_count, clumps=clumps, tails=int(plume))
+    scene.record(shape="irregular", radius=lump_size, lumps=lump_count, clumps=clumps, tails=int(plume), flux=flux)
 
 
 _Renderer = Callable[[_Scene, np.random.Generator, Point, float], None]

@@ -1,6 +1,6 @@
 """Per-galaxy captions of the synthetic sets, written from what the renderer drew (bench/data/demo.py
-``Drawn``): one short English sentence per image (well inside CLIP's 77 tokens) naming its shape, arms and
-their winding, bar, bulge, inclination, size, knots and clumps, companions and tidal features, dust lane and
+``Drawn``): one short English sentence per image (well inside CLIP's 77 tokens) naming its shape, brightness, arms
+and their winding, bar, bulge, inclination, size, knots and clumps, companions and tidal features, dust lane and
 the field sources beside it. The words follow the drawn values through fixed thresholds, so two galaxies of
 one class get different captions where they look different.
 
@@ -43,8 +43,13 @@ def _joined(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
+def _brightness(drawn: Drawn) -> str:
+    """"faint ", "" or "bright ": how much light the galaxy gives, said before its size."""
+    return _word(drawn.flux, (2.8e4, 5.5e4), ("faint ", "", "bright "))
+
+
 def _spiral(drawn: Drawn) -> str:
-    size = _word(drawn.radius, (2.3, 2.9), ("small", "medium-sized", "large"))
+    size = _brightness(drawn) + _word(drawn.radius, (2.3, 2.9), ("small", "medium-sized", "large"))
     tilt = _word(drawn.axis_ratio, (0.65, 0.85), ("steeply inclined", "inclined", "face-on"))
     bar = "barred" if drawn.bar else "unbarred"
     winding = _word(drawn.pitch_degrees, (13.0, 21.0), ("tightly", "moderately", "loosely"))
@@ -56,7 +61,7 @@ def _spiral(drawn: Drawn) -> str:
 
 
 def _smooth(drawn: Drawn) -> str:
-    size = _word(drawn.radius, (1.8, 3.2), ("compact", "medium-sized", "extended"))
+    size = _brightness(drawn) + _word(drawn.radius, (1.8, 3.2), ("compact", "medium-sized", "extended"))
     shape = _word(drawn.axis_ratio, (0.4, 0.6, 0.85), ("cigar-shaped", "elongated", "oval", "round"))
     core = _word(drawn.sersic_index, (2.2, 3.5), ("a soft diffuse profile", "a smooth light profile",
                                                   "a sharply concentrated core"))
@@ -64,7 +69,7 @@ def _smooth(drawn: Drawn) -> str:
 
 
 def _edge_on(drawn: Drawn) -> str:
-    length = _word(drawn.radius, (4.3, 5.7), ("short", "medium-length", "long"))
+    length = _brightness(drawn) + _word(drawn.radius, (4.3, 5.7), ("short", "medium-length", "long"))
     thinness = _word(drawn.axis_ratio, (0.09, 0.115), ("very thin", "thin", "thick"))
     disk = with_article(f"{length} {thinness} edge-on disk galaxy")
     if not drawn.bulge_fraction:
@@ -76,7 +81,7 @@ def _edge_on(drawn: Drawn) -> str:
 
 def _merging(drawn: Drawn) -> str:
     closeness = _word(drawn.separation, (7.0, 11.0), ("overlapping", "close", "well separated"))
-    size = _word(drawn.radius, (3.0, 4.2), ("small", "medium-sized", "large"))
+    size = _brightness(drawn) + _word(drawn.radius, (3.0, 4.2), ("small", "medium-sized", "large"))
     features = ["a tidal bridge"] if drawn.bridge else []
     if drawn.tails:
         features.append(_count(drawn.tails, "tidal tail"))
@@ -85,7 +90,7 @@ def _merging(drawn: Drawn) -> str:
 
 
 def _disturbed(drawn: Drawn) -> str:
-    size = _word(drawn.radius, (3.8, 4.7), ("small", "medium-sized", "large"))
+    size = _brightness(drawn) + _word(drawn.radius, (3.8, 4.7), ("small", "medium-sized", "large"))
     parts = [_count(drawn.lumps, "diffuse lump"), _count(drawn.clumps, "blue clump")]
     if drawn.tails:
         parts.append("a faint plume")
