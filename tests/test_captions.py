@@ -359,3 +359,13 @@ def test_blip_without_its_weights_says_where_it_looked_and_what_to_do(tmp_path: 
     assert "put its folder in BENCH_WEIGHTS_DIR as absent-blip/" in result.output
     result = CliRunner().invoke(app, [*args, "--weights", f"resnet18={tmp_path}"])
     assert result.exit_code == 2 and "names no captioning model" in result.output
+
+
+def test_bench_run_takes_captions_for_the_cells_that_use_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["run", "--methods", "resnet18", "--datasets", "demo:3", "--tasks", "classify", "--results",
+            str(tmp_path), "--dry-run"]
+    result = CliRunner().invoke(app, [*args, "--captions", "classes"])
+    assert result.exit_code == 0 and "--captions applies to no cell" in result.output
+    captions_card(monkeypatch, "resnet18")
+    result = CliRunner().invoke(app, [*args, "--captions", str(tmp_path / "absent.csv")])
+    assert result.exit_code == 2 and "no such source or file" in result.output
