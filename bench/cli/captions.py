@@ -28,7 +28,8 @@ def captions_blip(
     allow_outside_paths: OutsidePaths = False,
 ) -> None:
     """Caption every image of a dataset with a BLIP model (CosmoCLIP's captions) and keep them beside the data,
-    for `bench run --captions blip`; the model's folder is found as pretrained weights are (`bench weights`)."""
+    for `bench run --captions blip`; the model's folder is found as pretrained weights are: --weights blip=FOLDER,
+    BENCH_WEIGHTS_DIR/<model name>/, the Hugging Face cache."""
     from bench.data.captions.blip import write_captions
 
     folder = parse_pairs([weights], "--weights", f"{BLIP}=/models/blip-image-captioning-base") if weights else {}
