@@ -7,6 +7,7 @@ import signal
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -132,3 +133,31 @@ class _FailsOnRankOne(nn.Module):
                 os.kill(os.getpid(), self.kill_with)
             raise RuntimeError("rank 1 lost its device")
         return x
+
+
+class ColourSearcher(TinyConvNet):
+    """Embeds text and saves models without phrasing queries: `bench search` must serve it as it does GalaxAlign.
+    An image embeds as its mean colour through a saved 3 x 3 mix; a text as its counts of "red", "green", "blue"."""
+
+    name = "colour-searcher"
+    summary = "colour words against mean colours"
+    WORDS = ("red", "green", "blue")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = torch.eye(3)
+
+    def embed(self, data: GalaxyData) -> torch.Tensor:
+        colours = torch.from_numpy(data.read(np.arange(len(data))).astype(np.float32)).mean(dim=(1, 2))
+        return torch.nn.functional.normalize(colours @ self.mix, dim=1)
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor:
+        counts = [[text.split().count(word) for word in self.WORDS] for text in texts]
+        return torch.nn.functional.normalize(torch.tensor(counts, dtype=torch.float32) + 1e-3, dim=1)
+
+    def save(self, path: str | Path) -> Path:
+        torch.save({"mix": self.mix}, path)
+        return Path(path)
+
+    def load(self, path: str | Path, device: torch.device | str | None = None) -> None:
+        self.mix = torch.load(path, weights_only=True)["mix"]

@@ -72,7 +72,7 @@ TINY = ["--datasets", "demo:3", "--tasks", "classify"]  # should a refused flag 
     (["--tasks", ","], ("--tasks", "lists nothing")),
     (["--seeds", ","], ("--seeds", "lists nothing")),
     (["--fractions", ","], ("--fractions", "lists nothing")),
-    (["--tasks", "nosuch"], ("--tasks nosuch", "classify, retrieve")),
+    (["--tasks", "nosuch"], ("--tasks nosuch", "classify, image2text, retrieve, text2image, zeroshot")),
     (["--datasets", "demo:2"], ("'demo:2'", "N >= 3")),
     (["--datasets", "nosuch"], ("'nosuch'",)),
     (["--device", "nosuch"], ("--device 'nosuch'", "--device cpu")),

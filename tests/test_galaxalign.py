@@ -27,6 +27,7 @@ from bench.api.profiles import PROFILES
 from bench.api.spec import RunSpec
 from bench.data import demo, galaxy10, galaxy_mnist
 from bench.data.captions import classes
+from bench.eval.search import search, text_search
 from bench.run.runner import Runner, RunSettings, finetune_config
 from bench.train.loop import TrainsObjectives
 from methods.clip.loss import MAX_LOGIT_SCALE, Contrastive, matching_pair_contrastive
@@ -34,7 +35,6 @@ from methods.galaxalign import prompts, symbols
 from methods.galaxalign.loss import multi_positive_contrastive
 from methods.galaxalign.model import TriModalCLIP
 from methods.galaxalign.plugin import GalaxAlign, GalaxAlignConvNeXt, GalaxAlignViT16
-from methods.galaxalign.search import search, text_search
 from methods.galaxalign.stages import Modalities, stage_call
 from methods.galaxalign.symbols import SYMBOL_KINDS, SymbolBank, render_symbols, write_contact_sheet
 from methods.galaxalign.variants import IMAGE_SYMBOL, IMAGE_TEXT, STAGE2, SYMBOL_TEXT, VARIANTS

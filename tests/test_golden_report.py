@@ -10,7 +10,8 @@ resnet18 with 3 seeds and resnet50 missing one seed (n=2) on the demo stand-ins;
 the Galaxy10 stand-in only (blank GalaxyMNIST cells); a failed dinov2 run; MAE, MSN and Zoobot with no
 runs; GalaxAlign full (Tables 2-4) and clip (Table 4); resnet18 at 10 % of the data (Figure 6); a
 zero-shot variant, a linear probe and a run with hand-set epochs (other runs); one paper-profile run
-on the real Galaxy10 (a second source, n=1).
+on the real Galaxy10 (a second source, n=1); zero-shot and cross-modal retrieval metrics of GalaxAlign full
+(2 seeds) and zeroshot (the vision-language table).
 """
 
 from __future__ import annotations
@@ -105,3 +106,32 @@ def test_golden_page_covers_the_cases(board: str) -> None:
         assert setting in others
     assert "| resnet50 | default | linear |" not in others  # shown in Table 2 as "ResNet-50 · frozen"
     assert f1 not in others  # the 10 % macro-F1 is in Figure 6: not repeated
+
+
+def test_golden_vision_language_table(board: str) -> None:
+    """Zero-shot and retrieval metrics by method and dataset, mean ± std over seeds, shown once."""
+    table = section(board, "## Vision-language")
+    assert "### demo" in table and "| Recipe (re-trained here) | Zero-shot acc@1 | Zero-shot acc@5 |" in table
+    acc1, i2t = (f"{np.mean(pair):.4f} ± {np.std(pair, ddof=1):.4f} (2)" for pair in ([0.42, 0.46], [0.08, 0.12]))
+    assert f"| galaxalign-vit16 | full | full | random | demo |  | {acc1} |" in table
+    assert f"| {i2t} |" in line(table, "| galaxalign-vit16 | full |")  # I→T R@1
+    assert "| galaxalign-vit16 | zeroshot | full | random | demo |  | 0.1200 ± – (1) |" in table
+    others = section(board, "## Other runs")
+    assert "Zero-shot" not in others and "T→I" not in others and "I→T" not in others
+
+
+def test_vision_language_rows_of_a_re_trained_recipe_are_labelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from bench.api import registry
+    from bench.report.tables import summarise
+    from bench.report.vision_language import vision_language_section
+    from bench.run.frame import records_frame
+    from bench.run.store import ResultStore
+
+    real = registry.method_card
+    monkeypatch.setattr(registry, "method_card", lambda name: replace(real(name), recipe_source="PAPERCLIP (2024)"))
+    lines, shown = vision_language_section(summarise(records_frame(ResultStore(GOLDEN / "records").records())))
+    assert "| galaxalign-vit16 | full | full | random | demo | PAPERCLIP (2024) | 0.4400 ± " in "\n".join(lines)
+    assert ("galaxalign-vit16", "full", "full", "random", "demo", "", "demo", "zeroshot", "acc1", 1.0) in shown
+    assert not any(key[7] == "classify" for key in shown)

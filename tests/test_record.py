@@ -169,7 +169,8 @@ def test_bench_report_writes_the_long_table_in_each_format(tmp_path: Path, run_b
     assert result.exit_code == 0, result.output
     assert not (out / "leaderboard.md").exists()  # md was not asked for
     table = pd.read_csv(out / "results.csv")
-    headline = [(task.name, metric) for task in registry.tasks() for metric in task.metric_names]
+    headline = [(task.name, metric) for task in map(registry.task, ("classify", "retrieve"))
+                for metric in task.metric_names]  # the tasks hand_made's records ran
     rows = table[[(task, metric) in headline for task, metric in zip(table.task, table.metric, strict=True)]]
     assert len(rows) == len(made) * len(headline)
     assert not rows.duplicated(["run_id", "task", "metric"]).any()

@@ -1,7 +1,12 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
+
+from bench.api import registry
+from bench.api.data import DataOptions
+from bench.eval.search import text_search
 
 
 def test_symbols_contact_sheet(tmp_path: Path, run_bench) -> None:
@@ -49,3 +54,21 @@ def test_search_with_a_damaged_or_foreign_model_file_is_one_line(tmp_path: Path,
     err = result.stderr.strip()
     assert result.exit_code == 2 and "Traceback" not in err and len(err.splitlines()) == 1, err
     assert str(model) in err and "Fix:" in err
+
+
+def test_search_serves_any_method_that_embeds_text_and_saves_models(tmp_path: Path, run_bench, install_plugin) -> None:
+    """The core command, not GalaxAlign's: a plugin method's saved model, its query embedded as typed (the
+    method has no PhrasesQueries), the best match the most red test image."""
+    install_plugin({"colour-searcher": "plugins:ColourSearcher"})
+    method = registry.create_method("colour-searcher")
+    model = method.save(tmp_path / "colour.pt")  # type: ignore[attr-defined]
+    out = tmp_path / "search.png"
+    result = run_bench(["search", "--method", "colour-searcher", "--query", " red ", "--dataset", "demo:5",
+                        "--model", str(model), "--top", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "for 'red'" in result.stderr and Image.open(out).size[0] == 3 * (128 + 6) + 6
+    test = registry.load_dataset("demo:5", DataOptions()).test
+    colours = test.read(np.arange(len(test))).astype(np.float64).mean(axis=(1, 2))
+    redness = colours[:, 0] / np.linalg.norm(colours, axis=1)
+    found = text_search(method, test, "red", top=3)  # type: ignore[arg-type]
+    assert list(found.indices) == list(np.argsort(-redness)[:3]) and found.text == "red"

@@ -79,7 +79,7 @@ def test_the_recipes_hold_their_sources_settings() -> None:
         assert cls().default_config(paper).epochs == paper.epochs
     cards = {name: registry.method_card(name) for name in METHODS}
     assert [name for name, card in cards.items() if card.trains_on_captions] == ["paperclip-vit16", "cosmoclip-vit16"]
-    assert cards["paperclip-vit16"].recipe_source == "PAPERCLIP (Mishra-Sharma et al. 2024), re-trained here"
+    assert cards["paperclip-vit16"].recipe_source == "PAPERCLIP (Mishra-Sharma et al. 2024)"
     assert "CosmoCLIP" in (cards["cosmoclip-vit16"].recipe_source or "") and cards["clip-vit16"].recipe_source is None
     assert cards["clip-vit16"].variants == ("finetune", "zeroshot")
 

@@ -8,7 +8,10 @@ capability and the registered methods that have it.
   with ``TrainStep``.
 - ``SavesModel``: a fine-tuned model goes to one file and comes back without ``build``;
   `bench run --save-models` saves it beside the run's record.
-- ``EmbedsText``: text queries embed into the space of its image embeddings; `bench search`.
+- ``EmbedsText``: text queries embed into the space of its image embeddings; the zeroshot, text2image
+  and image2text tasks, and `bench search`.
+- ``PhrasesQueries``: a text-embedding method's own form for a search query (e.g. its training prompts'
+  "A picture of ..."); `bench search` embeds the query as typed without it.
 - ``TrainsZoobotRecipe``: ``--adapt zoobot`` trains it with zoobot's own fine-tuning code and trainer,
   under the FinetuneConfig its ``zoobot_config`` states (bench/run/runner.py records that config).
 - ``SelectsWeights``: an ``--option`` picks its pretrained weights among several published tags;
@@ -16,7 +19,7 @@ capability and the registered methods that have it.
 
 A plugin's own CLI commands are not a capability of a method: a package adds them through the
 ``bench.commands`` entry-point group (``register(app: typer.Typer) -> None``, see
-bench/api/registry.py), as GalaxAlign adds `bench symbols` and `bench search`.
+bench/api/registry.py), as GalaxAlign adds `bench symbols`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,15 @@ class EmbedsText(Protocol):
 
     def embed_text(self, texts: list[str]) -> torch.Tensor:
         """(len(texts), D) float32 L2-normalised text embeddings, on the CPU."""
+        ...
+
+
+@runtime_checkable
+class PhrasesQueries(Protocol):
+    """A free-text search query put in the form the method's text encoder was trained on."""
+
+    def query_text(self, query: str) -> str:
+        """``query`` (stripped) as the method embeds it, e.g. "A picture of a barred spiral"."""
         ...
 
 

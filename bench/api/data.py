@@ -173,3 +173,6 @@ class DatasetInfo:
     # The shipped table of its classes as text (bench/data/captions/<text>.toml: descriptions and zero-shot
     # templates); None where it has none of its own (its classes are then looked up in every table).
     text: str | None = None
+    # The name of its own per-image captions, which ``load`` attaches (the synthetic sets': "rendered", written
+    # from what the renderer drew); None where it has none (runs then caption images by their class).
+    captions: str | None = None

@@ -40,8 +40,8 @@ class MethodCard:
     # It trains on each image's own caption (bench/data/captions/), so the run's caption source is part of
     # its identity (bench/run/inputs.py), as it is for every run of a task that reads captions.
     trains_on_captions: bool = False
-    # Where a method re-trained here from a published recipe comes from (e.g. "PAPERCLIP (Mishra-Sharma et
-    # al. 2024), re-trained here"): reports label its rows with it; None for a method that is its own.
+    # The published recipe it follows, re-trained here by our loop on the benchmark's data because no fine-tuned
+    # weights were released (e.g. "PAPERCLIP (Mishra-Sharma et al. 2024)"); the leaderboard labels its rows so.
     recipe_source: str | None = None
 
 

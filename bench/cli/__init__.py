@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from bench.api import registry
 from bench.api.errors import BenchError
-from bench.cli import catalog, data, perf, results, run, status, weights
+from bench.cli import captions, catalog, data, perf, results, run, search, status, weights
 from bench.io.progress import console
 
 
@@ -43,6 +43,7 @@ app.command("merge")(results.merge_command)
 app.command("status")(status.status)
 app.command("audit")(data.audit)
 app.command("perf")(perf.perf)
+app.command("search")(search.search)
 
 data_app = typer.Typer(help="Datasets: fetch the real ones.", no_args_is_help=True)
 data_app.command("fetch")(data.data_fetch)
@@ -52,6 +53,10 @@ weights_app = typer.Typer(help="Pretrained weights: list where each method's com
 weights_app.callback(invoke_without_command=True)(weights.weights_list)
 weights_app.command("fetch")(weights.weights_fetch)
 app.add_typer(weights_app, name="weights")
+
+captions_app = typer.Typer(help="Per-image captions: write a dataset's BLIP captions.", no_args_is_help=True)
+captions_app.command("blip")(captions.captions_blip)
+app.add_typer(captions_app, name="captions")
 
 for problem in registry.register_plugin_commands(app):
     console.print(f"[yellow]warning:[/] {problem}", soft_wrap=True)

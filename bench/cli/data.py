@@ -20,9 +20,9 @@ def data_fetch(
     data_dir: Annotated[Optional[Path], typer.Option(envvar="BENCH_DATA_DIR", help="Where to put the files.")] = None,
 ) -> None:
     """Download a dataset's files (needs internet), verifying their checksums."""
-    from bench.data.fetch import fetch
+    from bench.data.fetch import DEFAULT_DATA_DIR, fetch
 
-    target = data_dir or Path.home() / "galaxy-bench-data"
+    target = data_dir or DEFAULT_DATA_DIR
     for path in fetch(name, target):
         console.print(f"have {path}")
     if data_dir is None:

@@ -48,6 +48,10 @@ def run(
     batch_size: Annotated[Optional[int], typer.Option(help="Override the batch size.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Override the learning rate.")] = None,
     save_models: Annotated[bool, typer.Option(help="Keep fine-tuned models (for `bench search`).")] = False,
+    captions: Annotated[Optional[str], typer.Option(help=(
+        "Per-image captions of the cells that use them (methods trained on captions, text2image, image2text): "
+        "classes, blip[:MODEL_ID] (`bench captions blip`) or a CSV file of index,caption rows "
+        "(default: the dataset's own, e.g. the demo's rendered ones, else classes)."))] = None,
     grid: Annotated[Optional[str], typer.Option(help=(
         "A shipped grid (`bench grids`) or a grid .toml file; it replaces --methods, --datasets, --variants, "
         "--fractions, --seeds, --tasks and --adapt, while --init, --epochs, --batch-size, --lr, --option apply "
@@ -78,6 +82,7 @@ def run(
     exits 1 after the grid; SIGINT or SIGTERM stops it at once, exit 130 or 143, keeping nothing of the
     cell it interrupted: rerun the same command to resume. With --executor local the cells run on one
     worker per device; with --executor slurm they are submitted as a job array (see README, "On a cluster")."""
+    from bench.data.captions.sources import uses_captions
     from bench.grid import files as grids
     from bench.grid.expand import expand
     from bench.grid.plan import plan_summary, plan_table
@@ -126,7 +131,11 @@ def run(
         weights_dir=weights_dir,
         save_models=save_models,
         rank_devices=cell_ranks(first_device, gpus_per_cell, specs, executor),
+        captions=captions,
     )
+    if captions is not None and not any(uses_captions(spec.method, spec.tasks) for spec in specs):
+        console.print("[yellow]warning:[/] --captions applies to no cell: none trains on captions or runs "
+                      "text2image or image2text", soft_wrap=True)
     specs = with_inputs(specs, settings)
     store = ResultStore(results)
     plan = _plan(specs, store, settings, perf, "cuda" if cluster and cluster.gpus_per_task else None, gpus_per_cell)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 
 import numpy as np
 
 from bench.api.data import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData, SplitSizes
+from bench.data.captions import rendered
 from bench.data.splits import split_dataset, stratified_split
 
 CLASS_NAMES: tuple[str, ...] = (
@@ -46,14 +47,47 @@ Range = tuple[float, float]
 Point = tuple[float, float]
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """What the renderer drew in one cutout, for its caption (bench/data/captions/rendered.py): the values
+    its random draws took. Lengths are in pixels of a 64 x 64 cutout; a field a class does not draw keeps
+    its default."""
+
+    shape: str = ""  # what was drawn: spiral, smooth, edge-on, merger or irregular
+    axis_ratio: float = 1.0  # apparent minor-to-major axis ratio; of an edge-on disk, its thickness ratio
+    radius: float = 0.0  # half-light radius of a spheroid, scale length of a disk, lump size of an irregular
+    sersic_index: float = 0.0  # of a smooth galaxy: 4 de Vaucouleurs (concentrated), 1 exponential
+    bulge_fraction: float = 0.0  # share of the light in the bulge
+    arms: int = 0
+    pitch_degrees: float = 0.0  # arm pitch angle: small is tightly wound
+    bar: bool = False
+    knots: int = 0  # star-forming knots on the arms
+    dust_lane: float = 0.0  # depth of the dust lane across an edge-on disk (0: none, at most 0.7)
+    separation: float = 0.0  # between the centres of a merger's two galaxies
+    bridge: bool = False  # a tidal bridge joins them
+    tails: int = 0  # tidal tails (of an irregular: its plume)
+    lumps: int = 0  # diffuse lumps of an irregular
+    clumps: int = 0  # blue star-forming clumps of an irregular
+    field_stars: int = 0
+    field_galaxies: int = 0  # small background galaxies
+    bright_star: bool = False
+    flux: float = 0.0  # total flux of the galaxy (of a merger: its brighter member), in noise sigmas at size 64
+
+
 @dataclass
 class _Scene:
-    """A cutout being painted: flux (3, size, size) in noise sigmas, its pixel grid and its length scale."""
+    """A cutout being painted: flux (3, size, size) in noise sigmas, its pixel grid and its length scale;
+    ``drawn`` is what has been drawn in it so far."""
 
     x: np.ndarray
     y: np.ndarray
     scale: float
     flux: np.ndarray
+    drawn: Drawn = field(default_factory=Drawn)
+
+    def record(self, **facts: str | float | bool) -> None:
+        """Note what was drawn (fields of Drawn)."""
+        self.drawn = replace(self.drawn, **facts)  # type: ignore[arg-type]
 
     def paint(self, profile: np.ndarray, total_flux: float, colour: np.ndarray) -> None:
         """Add a unit-sum light profile carrying `total_flux` (at size 64, scaled with area) in `colour`."""
@@ -206,17 +240,23 @@ _MERGER_MEMBER = _SmoothShape(axis_ratio=(0.4, 1.0), radius=(1.8, 5.0), index=(1
 
 def _add_spheroid(
     scene: _Scene, rng: np.random.Generator, centre: Point, angle: float, shape: _SmoothShape
-) -> None:
-    u, v = _Pose(centre, angle, _uniform(rng, shape.axis_ratio)).plane(scene)
-    profile = _sersic(u, v, _uniform(rng, shape.radius) * scene.scale, _uniform(rng, shape.index))
-    scene.paint(profile, _log_uniform(rng, shape.flux), _tint(_OLD_STARS, rng))
+) -> tuple[float, float, float, float]:
+    """Paint a Sersic spheroid; returns its axis ratio, half-light radius (at size 64), Sersic index and flux."""
+    axis_ratio = _uniform(rng, shape.axis_ratio)
+    u, v = _Pose(centre, angle, axis_ratio).plane(scene)
+    radius, index = _uniform(rng, shape.radius), _uniform(rng, shape.index)
+    profile = _sersic(u, v, radius * scene.scale, index)
+    flux = _log_uniform(rng, shape.flux)
+    scene.paint(profile, flux, _tint(_OLD_STARS, rng))
+    return axis_ratio, radius, index, flux
 
 
 def _render_smooth(
     shape: _SmoothShape, scene: _Scene, rng: np.random.Generator, centre: Point, angle: float
 ) -> None:
     """A smooth elliptical galaxy."""
-    _add_spheroid(scene, rng, centre, angle, shape)
+    axis_ratio, radius, index, flux = _add_spheroid(scene, rng, centre, angle, shape)
+    scene.record(shape="smooth", axis_ratio=axis_ratio, radius=radius, sersic_index=index, flux=flux)
 
 
 def _render_edge_on(
@@ -224,10 +264,13 @@ def _render_edge_on(
 ) -> None:
     """A thin disk seen edge-on; with a round central bulge and often a dust lane, or bare."""
     u, height = _Pose(centre, angle).plane(scene)
-    scale_length = _uniform(rng, (3.0, 7.0)) * scene.scale
-    thickness = math.hypot(_uniform(rng, (0.06, 0.14)) * scale_length, 0.45)
+    length = _uniform(rng, (3.0, 7.0))
+    scale_length = length * scene.scale
+    thinness = _uniform(rng, (0.06, 0.14))
+    thickness = math.hypot(thinness * scale_length, 0.45)
     disk = _unit_sum(np.exp(-np.sqrt(u * u + 1.0) / scale_length - 0.5 * (height / thickness) ** 2))
     flux = _log_uniform(rng, (2e4, 9e4))
+    scene.record(shape="edge-on", axis_ratio=thinness, radius=length, flux=flux)
     if not with_bulge:
         scene.paint(disk, flux, _tint(_DISK_STARS, rng))
         return
@@ -236,6 +279,7 @@ def _render_edge_on(
     lane_depth = _uniform(rng, (0.0, 0.7))
     lane = 1.0 - lane_depth * np.exp(-0.5 * ((height - 0.3 * thickness) / (0.5 * thickness)) ** 2)
     bulge_fraction = _uniform(rng, (0.25, 0.6))
+    scene.record(bulge_fraction=bulge_fraction, dust_lane=lane_depth)
     scene.paint(disk * lane, flux * (1.0 - bulge_fraction), _tint(_DISK_STARS, rng))
     scene.paint(bulge * lane, flux * bulge_fraction, _tint(_OLD_STARS, rng))
 
@@ -280,7 +324,8 @@ def _render_spiral(
     """A spiral at a random inclination: bulge, smooth disk, two arms (from the bar ends if barred), knots."""
     pose = _Pose(centre, angle, _uniform(rng, (0.45, 1.0)))
     u, v = pose.plane(scene)
-    scale_length = _uniform(rng, (1.8, 3.4)) * scene.scale
+    length = _uniform(rng, (1.8, 3.4))
+    scale_length = length * scene.scale
     bar_length = _uniform(rng, shape.bar_length) * scale_length if shape.bar_length else 0.0
     arm_start = bar_length or _uniform(rng, (1.5, 3.0)) * scene.scale
     arms = _SpiralArms(2, _uniform(rng, shape.pitch_degrees), arm_start, int(rng.choice((-1, 1))))
@@ -301,6 +346,8 @@ def _render_spiral(
     count = int(rng.integers(*shape.knots, endpoint=True))
     knot_x, knot_y = pose.to_image(*arms.knots(rng, count, 2.0 * scale_length))
     scene.paint_points(knot_x, knot_y, flux * rng.uniform(0.004, 0.015, count), _tint(_YOUNG_STARS, rng))
+    scene.record(shape="spiral", axis_ratio=pose.axis_ratio, radius=length, bulge_fraction=bulge_fraction,
+                 arms=arms.count, pitch_degrees=arms.pitch_degrees, bar=bool(bar_length), knots=count, flux=flux)
 
 
 def _add_tidal_tail(scene: _Scene, rng: np.random.Generator, start: Point, width: float) -> None:
@@ -335,21 +382,27 @@ def _add_tidal_bridge(
 
 def _render_merging(scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
     """Two close or overlapping galaxies, often joined by a tidal bridge or trailing tidal tails."""
-    half_separation = _uniform(rng, (2.5, 7.5)) * scene.scale
+    half = _uniform(rng, (2.5, 7.5))
+    half_separation = half * scene.scale
     members = (_offset(centre, half_separation, angle), _offset(centre, -half_separation, angle))
-    for member in members:
-        _add_spheroid(scene, rng, member, _random_angle(rng), _MERGER_MEMBER)
+    drawn = [_add_spheroid(scene, rng, member, _random_angle(rng), _MERGER_MEMBER) for member in members]
+    radius, flux = max(each[1] for each in drawn), max(each[3] for each in drawn)
     width = _uniform(rng, (0.8, 2.0)) * scene.scale
-    if rng.random() < 0.6:
+    bridge = rng.random() < 0.6
+    if bridge:
         _add_tidal_bridge(scene, rng, *members, width)
+    tails = 0
     for member in members:
         if rng.random() < 0.5:
             _add_tidal_tail(scene, rng, member, width)
+            tails += 1
+    scene.record(shape="merger", radius=radius, separation=2.0 * half, bridge=bridge, tails=tails, flux=flux)
 
 
 def _render_disturbed(scene: _Scene, rng: np.random.Generator, centre: Point, angle: float) -> None:
     """An irregular galaxy: a few offset diffuse lumps, scattered blue clumps and sometimes a plume."""
-    size = _uniform(rng, (3.0, 5.5)) * scene.scale
+    lump_size = _uniform(rng, (3.0, 5.5))
+    size = lump_size * scene.scale
     flux = _log_uniform(rng, (1.5e4, 6e4))
     lump_count = int(rng.integers(2, 5))
     steps = np.cumsum(rng.normal(0.0, 1.1 * size, (lump_count, 2)), axis=0)
@@ -358,12 +411,15 @@ def _render_disturbed(scene: _Scene, rng: np.random.Generator, centre: Point, an
         u, v = _Pose((x, y), angle + _random_angle(rng), _uniform(rng, (0.4, 1.0))).plane(scene)
         lump = _sersic(u, v, size * _uniform(rng, (0.7, 1.5)), _uniform(rng, (0.6, 1.3)))
         scene.paint(lump, 0.8 * flux * share, _tint(_DISK_STARS, rng))
-    for _ in range(int(rng.integers(3, 9))):
+    clumps = int(rng.integers(3, 9))
+    for _ in range(clumps):
         x, y = lump_centres[rng.integers(lump_count)] + rng.normal(0.0, 0.8 * size, 2)
         blob = _gaussian_blob(scene, (x, y), _uniform(rng, (0.4, 1.4)) * scene.scale)
         scene.paint(blob, flux * _uniform(rng, (0.01, 0.05)), _tint(_YOUNG_STARS, rng))
-    if rng.random() < 0.4:
+    plume = rng.random() < 0.4
+    if plume:
         _add_tidal_tail(scene, rng, centre, _uniform(rng, (1.5, 3.0)) * scene.scale)
+    scene.record(shape="irregular", radius=lump_size, lumps=lump_count, clumps=clumps, tails=int(plume), flux=flux)
 
 
 _Renderer = Callable[[_Scene, np.random.Generator, Point, float], None]
@@ -393,9 +449,12 @@ def _add_field_sources(scene: _Scene, rng: np.random.Generator) -> None:
         u, v = _Pose((x, y), _random_angle(rng), _uniform(rng, (0.4, 1.0))).plane(scene)
         galaxy = _sersic(u, v, _uniform(rng, (0.6, 1.5)) * scene.scale, 1.0)
         scene.paint(galaxy, _log_uniform(rng, (60, 600)), _tint(_OLD_STARS, rng))
-    if rng.random() < 0.15:
+    bright_star = rng.random() < 0.15
+    if bright_star:
         x, y = rng.uniform(0, size - 1, (2, 1))
         scene.paint_points(x, y, np.array([_log_uniform(rng, (1e3, 2e4))]), star_colour)
+    stars = int(is_star.sum())
+    scene.record(field_stars=stars, field_galaxies=count - stars, bright_star=bright_star)
 
 
 def _moffat_kernel(size: int, fwhm: float, beta: float) -> np.ndarray:
@@ -437,21 +496,27 @@ def _observe(scene: _Scene, rng: np.random.Generator) -> np.ndarray:
     return _asinh_stretch(noisy).transpose(1, 2, 0)
 
 
-def render_galaxy(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One (size, size, 3) uint8 cutout of class `label` (an index into `CLASS_NAMES`)."""
+def draw_galaxy(label: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, Drawn]:
+    """One (size, size, 3) uint8 cutout of class `label` (an index into `CLASS_NAMES`), and what it shows."""
     x, y = _pixel_grid(size)
-    scene = _Scene(x, y, size / _REFERENCE_SIZE, np.zeros((3, size, size)))
+    scene = _Scene(x, y, size / _REFERENCE_SIZE, np.zeros((3, size, size)), Drawn())
     jitter = rng.uniform(-3.0, 3.0, 2) * scene.scale
     centre = ((size - 1) / 2.0 + jitter[0], (size - 1) / 2.0 + jitter[1])
     _RENDERERS[label](scene, rng, centre, _random_angle(rng))
     _add_field_sources(scene, rng)
-    return _observe(scene, rng)
+    return _observe(scene, rng), scene.drawn
 
 
-def make_images(
+def render_galaxy(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One (size, size, 3) uint8 cutout of class `label` (an index into `CLASS_NAMES`)."""
+    return draw_galaxy(label, size, rng)[0]
+
+
+def draw_images(
     sources: Sequence[Sequence[int]], images_per_class: int, size: int = 64, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 (N, size, size, 3), labels int64 (N,)) with N = len(`sources`) * `images_per_class`.
+) -> tuple[np.ndarray, np.ndarray, list[Drawn]]:
+    """(images uint8 (N, size, size, 3), labels int64 (N,), what each image shows) with N = len(`sources`)
+    * `images_per_class`.
 
     Class k is drawn from the demo classes ``sources[k]`` (indices into `CLASS_NAMES`), in turn.
     Classes are interleaved (labels = arange(N) % len(sources)) and image i is drawn from
@@ -460,15 +525,37 @@ def make_images(
     count = images_per_class * len(sources)
     labels = np.arange(count, dtype=np.int64) % len(sources)
     images = np.empty((count, size, size, 3), dtype=np.uint8)
+    drawn = []
     for index, label in enumerate(labels.tolist()):
         drawn_from = sources[label][(index // len(sources)) % len(sources[label])]
-        images[index] = render_galaxy(drawn_from, size, np.random.default_rng([seed, index]))
+        images[index], shown = draw_galaxy(drawn_from, size, np.random.default_rng([seed, index]))
+        drawn.append(shown)
+    return images, labels, drawn
+
+
+def make_images(
+    sources: Sequence[Sequence[int]], images_per_class: int, size: int = 64, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`draw_images`'s images and labels."""
+    images, labels, _ = draw_images(sources, images_per_class, size, seed)
     return images, labels
+
+
+DEMO_SOURCES: tuple[tuple[int, ...], ...] = tuple((label,) for label in range(len(CLASS_NAMES)))
 
 
 def make_demo_images(images_per_class: int, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The demo set's images and labels: every class of `CLASS_NAMES`, as `make_images` draws them."""
-    return make_images([[label] for label in range(len(CLASS_NAMES))], images_per_class, size, seed)
+    return make_images(DEMO_SOURCES, images_per_class, size, seed)
+
+
+def captioned(
+    sources: Sequence[Sequence[int]], images_per_class: int, seed: int, name: str, class_names: tuple[str, ...]
+) -> GalaxyData:
+    """A synthetic set drawn as `draw_images` does at 64 px, each image captioned from what it shows."""
+    images, labels, drawn = draw_images(sources, images_per_class, seed=seed)
+    data = GalaxyData(ArraySource(images), labels, class_names, name)
+    return data.with_captions(tuple(rendered.caption(shown) for shown in drawn))
 
 
 VAL_FRACTION = TEST_FRACTION = 0.15
@@ -483,9 +570,9 @@ def split_sizes(class_count: int, images_per_class: int) -> SplitSizes:
 
 
 def load(options: DataOptions) -> DatasetSplits:
-    """The demo set at 64 px from seed 0, split 70/15/15 with the split seed."""
-    images, labels = make_demo_images(options.demo_images_per_class or IMAGES_PER_CLASS)
-    data = GalaxyData(ArraySource(images), labels, CLASS_NAMES, "demo")
+    """The demo set at 64 px from seed 0, its captions written from what each image shows, split 70/15/15
+    with the split seed."""
+    data = captioned(DEMO_SOURCES, options.demo_images_per_class or IMAGES_PER_CLASS, 0, "demo", CLASS_NAMES)
     return split_dataset(data, VAL_FRACTION, TEST_FRACTION, options.split_seed)
 
 
@@ -497,4 +584,5 @@ DATASET = DatasetInfo(
     class_names=CLASS_NAMES,
     synthetic=True,
     text="galaxy10",
+    captions=rendered.SOURCE,
 )

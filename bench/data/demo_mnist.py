@@ -6,7 +6,7 @@ alternate between them. The set is 64 px and split 70/15/15 like the demo set.
 
 from __future__ import annotations
 
-from bench.api.data import ArraySource, DataOptions, DatasetInfo, DatasetSplits, GalaxyData
+from bench.api.data import DataOptions, DatasetInfo, DatasetSplits
 from bench.data import demo, galaxy_mnist
 from bench.data.splits import split_dataset
 
@@ -25,10 +25,10 @@ CLASS_NAMES = galaxy_mnist.CLASS_NAMES
 
 
 def load(options: DataOptions) -> DatasetSplits:
-    """The GalaxyMNIST look-alike at 64 px, split 70/15/15 with the split seed."""
+    """The GalaxyMNIST look-alike at 64 px, its captions written from what each image shows, split 70/15/15
+    with the split seed."""
     sources = [[demo.CLASS_NAMES.index(source) for source in SOURCES[name]] for name in CLASS_NAMES]
-    images, labels = demo.make_images(sources, options.demo_images_per_class or IMAGES_PER_CLASS, seed=SEED)
-    data = GalaxyData(ArraySource(images), labels, CLASS_NAMES, NAME)
+    data = demo.captioned(sources, options.demo_images_per_class or IMAGES_PER_CLASS, SEED, NAME, CLASS_NAMES)
     return split_dataset(data, demo.VAL_FRACTION, demo.TEST_FRACTION, options.split_seed)
 
 
@@ -40,4 +40,5 @@ DATASET = DatasetInfo(
     class_names=CLASS_NAMES,
     synthetic=True,
     text="galaxy_mnist",
+    captions=demo.DATASET.captions,
 )

@@ -26,6 +26,7 @@ from bench.io.progress import console
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60
+DEFAULT_DATA_DIR = Path.home() / "galaxy-bench-data"  # where `bench data fetch` puts files without --data-dir
 
 
 @dataclass(frozen=True)

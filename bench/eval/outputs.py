@@ -7,24 +7,56 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from bench.api import registry
+from bench.api.capabilities import EmbedsText, lacking
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import Method
-from bench.api.task import ModelOutputs, UndefinedMetric
+from bench.api.task import ModelOutputs, Output, UndefinedMetric
+
+TEXT_OUTPUTS: frozenset[Output] = frozenset({"class_text", "caption_text"})
+TEXT_BATCH = 256  # texts embedded per call
+
+
+def needed_outputs(tasks: Iterable[str]) -> set[Output]:
+    return {output for task in tasks for output in registry.task(task).needs}
+
+
+def text_method(method: Method, tasks: Iterable[str]) -> EmbedsText | None:
+    """``method`` as an EmbedsText when ``tasks`` need text embedded, None when they do not; the one-line
+    error when they do and it cannot (checked before training, and again when computing the outputs)."""
+    tasks = tuple(tasks)
+    if not needed_outputs(tasks) & TEXT_OUTPUTS:
+        return None
+    if not isinstance(method, EmbedsText):
+        needing = ", ".join(t for t in tasks if set(registry.task(t).needs) & TEXT_OUTPUTS)
+        raise lacking(method, EmbedsText, f"embed text for {needing}")
+    return method
 
 
 def compute_outputs(
-    method: Method, test: GalaxyData, tasks: Iterable[str], device: torch.device | None = None
+    method: Method, test: GalaxyData, tasks: Iterable[str], device: torch.device | None = None,
+    text_table: str | None = None,
 ) -> ModelOutputs:
-    """One pass of ``method`` over ``test`` for what ``tasks`` need. The embeddings are moved to
-    ``device`` (when given), so that retrieval ranks them there: on a GPU, in a fraction of the
-    CPU's time."""
-    needs = {output for task in tasks for output in registry.task(task).needs}
+    """One pass of ``method`` over ``test`` for what ``tasks`` need. The embeddings (and text embeddings)
+    are moved to ``device`` (when given), so that retrieval ranks them there: on a GPU, in a fraction of
+    the CPU's time. ``text_table`` is the dataset's table of class descriptions and zero-shot templates
+    (``DatasetInfo.text``), for the zero-shot classifier."""
+    tasks = tuple(tasks)
+    needs = needed_outputs(tasks)
+    texts = text_method(method, tasks)
+    captions = caption_rows(test) if "caption_text" in needs else None
+    class_text = caption_text = caption_of = None
+    if texts is not None and "class_text" in needs:
+        class_text = zeroshot_classifier(texts, test.class_names, text_table).to(device)
+    if texts is not None and captions is not None:
+        caption_text, caption_of = embed_texts(texts, captions[0]).to(device), captions[1].to(device)
     outputs = ModelOutputs(
         embeddings=method.embed(test).to(device) if "embeddings" in needs else None,
         scores=method.predict(test) if "scores" in needs else None,
+        class_text=class_text, caption_text=caption_text, caption_of=caption_of,
     )
     for name in sorted(needs):
         if not torch.isfinite(outputs.require(name)).all():
@@ -33,6 +65,37 @@ def compute_outputs(
                 "lower the learning rate (--lr), or check the images for NaN/inf",
             )
     return outputs
+
+
+def embed_texts(method: EmbedsText, texts: list[str]) -> torch.Tensor:
+    """(len(texts), D) float32 L2-normalised embeddings of ``texts``, TEXT_BATCH at a time."""
+    parts = [method.embed_text(texts[start : start + TEXT_BATCH]) for start in range(0, len(texts), TEXT_BATCH)]
+    return F.normalize(torch.cat(parts).float(), dim=1)
+
+
+def zeroshot_classifier(method: EmbedsText, class_names: tuple[str, ...], text_table: str | None) -> torch.Tensor:
+    """(C, D): each class's prompts (its description in every zero-shot template) embedded, L2-normalised,
+    averaged over templates and normalised again: CLIP's zero-shot classifier. BenchError for a class
+    without a description."""
+    from bench.data.captions.classes import class_text
+
+    text = class_text(class_names, text_table)
+    prompts = [prompt for index in range(len(class_names)) for prompt in text.prompts(index)]
+    embedded = embed_texts(method, prompts).reshape(len(class_names), len(text.templates), -1)
+    return F.normalize(embedded.mean(dim=1), dim=1)
+
+
+def caption_rows(test: GalaxyData) -> tuple[list[str], torch.Tensor]:
+    """The distinct captions of ``test`` in first-seen order, and (N,) each image's row among them.
+    BenchError when the test split has no captions."""
+    if test.captions is None:
+        raise BenchError(
+            f"the test split of {test.name} has no captions, so text2image and image2text cannot run",
+            "give the run a caption source: bench run --captions classes|blip|FILE.csv",
+        )
+    rows: dict[str, int] = {}
+    caption_of = [rows.setdefault(caption, len(rows)) for caption in test.captions]
+    return list(rows), torch.tensor(caption_of, dtype=torch.long)
 
 
 class Evaluation(NamedTuple):

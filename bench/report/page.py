@@ -35,6 +35,7 @@ from bench.report.tables import (
     task_table,
     undefined_table,
 )
+from bench.report.vision_language import vision_language_section
 from bench.run.frame import records_frame
 from bench.run.record import RunRecord
 from bench.run.store import ResultStore
@@ -144,6 +145,10 @@ def leaderboard_markdown(records: list[RunRecord], figures: Mapping[str, Sequenc
             lines += ["", *render(table, source, cells, reference, runs.get(source, []) if source else [])]
             shown |= {m.key for by_column in cells.values() for m in by_column.values()}
         lines += figure_links(figures, key)
+    if summary is not None:
+        text_lines, text_shown = vision_language_section(summary)
+        lines += text_lines
+        shown |= text_shown
     if embeddings := figure_links(figures, "embeddings"):
         lines += ["", "## Embeddings (Figures 4 and 5)", *embeddings]
     lines += subset_section(ok)

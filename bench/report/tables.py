@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
 from bench.api import registry
 from bench.api.errors import BenchError
+from bench.api.task import Metric
 from bench.run.record import RunRecord
 
 ROW_KEYS = ["method", "variant", "adapt", "init", "profile", "settings"]
@@ -38,22 +39,30 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
 def task_table(summary: pd.DataFrame, task: str, dataset: str) -> str | None:
     """One table: rows = method settings, columns = metric (x fraction when there are several)."""
     part = summary[(summary.task == task) & (summary.dataset == dataset)]
+    return metrics_table(part, [(task, metric) for metric in registry.task(task).metrics])
+
+
+def metrics_table(
+    part: pd.DataFrame, metrics: Sequence[tuple[str, Metric]], recipe: Callable[[str], str] | None = None
+) -> str | None:
+    """Rows = method settings, columns = the (task, metric)s of ``metrics`` that ``part`` (rows of ``summarise``)
+    has (x fraction when there are several); with ``recipe``, a Recipe column of ``recipe(method)``."""
     if part.empty:
         return None
     fractions = sorted(part.fraction.unique(), reverse=True)
-    metrics = registry.task(task).metrics
-    present = set(zip(part.metric, part.fraction, strict=True))
-    columns = [(m, f) for m in metrics for f in fractions if (m.name, f) in present]
-    headers = ["Method", "Variant", "Adapt", "Init", "Profile"]
-    headers += [m.title + ("" if len(fractions) == 1 else f" @ {f:g}") for m, f in columns]
-    cells = {(*(row[k] for k in ROW_KEYS), row["metric"], row["fraction"]): row for _, row in part.iterrows()}
+    present = set(zip(part.task, part.metric, part.fraction, strict=True))
+    columns = [(task, m, f) for task, m in metrics for f in fractions if (task, m.name, f) in present]
+    headers = ["Method", "Variant", "Adapt", "Init", "Profile", *(["Recipe (re-trained here)"] if recipe else [])]
+    headers += [m.title + ("" if len(fractions) == 1 else f" @ {f:g}") for _, m, f in columns]
+    cells = {(*(row[k] for k in ROW_KEYS), row["task"], row["metric"], row["fraction"]): row
+             for _, row in part.iterrows()}
     rows = []
     for settings in sorted({key[: len(ROW_KEYS)] for key in cells}):
         method, variant, adapt, init, profile, changed = settings
         label = f"{method} ({changed})" if changed else method
-        row = [label, variant, adapt, init, profile]
-        for metric, fraction in columns:
-            found = cells.get((*settings, metric.name, fraction))
+        row = [label, variant, adapt, init, profile, *([recipe(method)] if recipe else [])]
+        for task, metric, fraction in columns:
+            found = cells.get((*settings, task, metric.name, fraction))
             row.append("" if found is None else
                        format_cell(found["mean"], found["std"], int(found["count"]), int(found["collapsed"])))
         rows.append(row)

@@ -1,6 +1,7 @@
 """Fingerprints of the files that change a run's result (its dataset's files or --data-path, a --weights
-file, a file an --option names), put in each RunSpec's identity: a changed file is a new run, never
-"already done", and its results never mix with those of the old file in one table."""
+file, a file an --option names, the captions of a cell that uses them), put in each RunSpec's identity: a
+changed file is a new run, never "already done", and its results never mix with those of the old file in
+one table."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bench.api import registry
 from bench.api.data import DataOptions
 from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
+from bench.data.captions import sources
 from bench.run.runner import RunSettings
 
 CHUNK = 1 << 20
@@ -82,5 +84,18 @@ def with_inputs(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunSpec
         for key, value in spec.options:
             if Path(value).expanduser().is_file():
                 inputs[f"option {key}"] = fingerprint(value, f"--option {key}=")
+        if sources.uses_captions(spec.method, spec.tasks):
+            inputs["captions"] = captions_input(spec.dataset, settings)
         found.append(replace(spec, inputs=tuple(sorted(inputs.items()))))
     return found
+
+
+def captions_input(dataset: str, settings: RunSettings) -> str:
+    """The caption source a cell of ``dataset`` uses and a fingerprint of its text: its file's, else the
+    version of the text (bench/data/captions/sources.py ``text_version``)."""
+    source = sources.resolve(settings.captions, dataset, settings.data)
+    if source.kind == sources.BLIP and source.path is not None and not source.path.is_file():
+        raise BenchError(f"no BLIP captions of {dataset} by {source.model} (looked for {source.path})",
+                         f"write them with `bench captions blip --dataset {dataset} --model {source.model}`")
+    text = fingerprint(str(source.path), "--captions") if source.path else sources.text_version(source)
+    return f"{source.label}, {text}"

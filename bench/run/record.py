@@ -69,6 +69,7 @@ class RunData(BaseModel):
     test: int
     class_names: list[str] | None = None  # hand-written records may leave it out
     image_size: int | None = None  # side in pixels of the stored test images (the data's resolution)
+    captions: str | None = None  # the caption source of a cell that uses captions (e.g. "rendered", "classes")
 
 
 class RunRecord(BaseModel):

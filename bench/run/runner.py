@@ -25,8 +25,9 @@ from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, Method
 from bench.api.profiles import get_profile
 from bench.api.spec import RunSpec
+from bench.data.captions import sources
 from bench.data.splits import nested_fraction
-from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, thin_classes
+from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, text_method, thin_classes
 from bench.io.atomic import remove_stale_temps
 from bench.io.progress import console, progress_bar
 from bench.run import claims, provenance, ranks
@@ -50,6 +51,7 @@ class RunSettings:
     weights_dir: str | None = None
     save_models: bool = False  # keep each fine-tuned model next to its record (methods that are SavesModel)
     rank_devices: tuple[torch.device, ...] = ()  # two or more: each cell trains as DDP ranks, rank r on device r
+    captions: str | None = None  # --captions: the source of cells that use captions (None: the dataset's default)
 
 
 def seed_everything(seed: int) -> None:
@@ -229,6 +231,11 @@ class Runner:
         """The outcome of training and evaluating ``spec``; with ``train_only`` (a DDP rank other
         than 0) it only trains, and the outcome is empty."""
         splits = self.dataset(spec.dataset)
+        captions = None
+        if sources.uses_captions(spec.method, spec.tasks):
+            source = sources.resolve(self.settings.captions, spec.dataset, self.settings.data)
+            splits = sources.attach(splits, source, spec.dataset, self.settings.data)
+            captions = source.describe()
         method = registry.create_method(spec.method)
         if spec.variant not in method.variants:
             raise BenchError(
@@ -250,12 +257,13 @@ class Runner:
         )
         for warning in thin_classes(splits.test.labels, splits.class_names, spec.tasks):
             console.print(f"[yellow]warning:[/] {_cell(spec)}: {warning}", soft_wrap=True)
+        text_method(method, spec.tasks)  # a task that needs text, a method that cannot embed it: fail before training
         weights = method.build(context)
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
         if train_only:
             return {}
-        outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device)
+        outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device, context.text_table)
         labels = splits.test.labels
         evaluation = evaluate(outputs, labels, spec.tasks)
         subsets = evaluate_subsets(outputs, labels, spec.tasks, splits.test_subsets)
@@ -283,6 +291,7 @@ class Runner:
                 test=len(splits.test),
                 class_names=list(splits.class_names),
                 image_size=image_side(splits.test),
+                **({"captions": captions} if captions else {}),  # unset otherwise: other records stay as they were
             ),
         }
 

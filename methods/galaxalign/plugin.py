@@ -181,6 +181,10 @@ class GalaxAlign(ClipBase):
 
     # --- text, symbols and the prediction rule ---------------------------------------------
 
+    def query_text(self, query: str) -> str:
+        """A search query in the training prompts' form (the PhrasesQueries capability)."""
+        return prompt_table.query_text(query)
+
     def _prototypes(self) -> torch.Tensor:
         """(C, D) mean symbol-encoder embedding of each class's symbols, L2-normalised."""
         assert self.bank is not None

@@ -22,6 +22,12 @@ def prompt(description: str) -> str:
     return TEMPLATE.format(with_article(description))
 
 
+def query_text(query: str) -> str:
+    """A search query in the prompts' form ("A picture of a/an ..."), unless it already is."""
+    query = query.strip()
+    return query if query.lower().startswith("a picture of") else prompt(query)
+
+
 def describe(class_name: str, overrides: Mapping[str, str] | None = None) -> str:
     """The description of ``class_name``: the override file first, then the built-in table."""
     return classes.describe(class_name, overrides)

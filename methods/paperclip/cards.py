@@ -5,5 +5,5 @@ from bench.api.method import MethodCard
 PAPERCLIP_VIT16 = MethodCard(
     "paperclip-vit16", "PAPERCLIP's recipe: CLIP ViT-B/16 (OpenAI) fine-tuned on each image's own caption",
     ("default",), "methods.paperclip.plugin:PaperclipViT16", trains_on_captions=True,
-    recipe_source="PAPERCLIP (Mishra-Sharma et al. 2024), re-trained here",
+    recipe_source="PAPERCLIP (Mishra-Sharma et al. 2024)",
 )

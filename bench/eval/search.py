@@ -1,4 +1,5 @@
-"""Text-to-image search: the galaxies whose image embedding is closest to a text query's."""
+"""Text-to-image search (`bench search`): the galaxies whose image embedding is closest to a text query's,
+for any method with the EmbedsText capability."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.api.capabilities import EmbedsText
+from bench.api.capabilities import EmbedsText, PhrasesQueries
 from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
-from methods.galaxalign.prompts import prompt
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,11 @@ class SearchResult:
     scores: np.ndarray  # (top,) cosine similarities
 
 
-def query_text(query: str) -> str:
-    """The query in the training prompts' form ("A picture of a/an ..."), unless it already is."""
+def query_text(method: EmbedsText, query: str) -> str:
+    """The text embedded for ``query``: the method's own phrasing of it (its training prompts' form, the
+    PhrasesQueries capability), else the query as typed."""
     query = query.strip()
-    return query if query.lower().startswith("a picture of") else prompt(query)
+    return method.query_text(query) if isinstance(method, PhrasesQueries) else query
 
 
 def text_search(
@@ -38,8 +39,8 @@ def text_search(
     as_prompt: bool = True,
     image_embeddings: torch.Tensor | None = None,
 ) -> SearchResult:
-    """The ``top`` images of ``data`` most similar to ``query`` under a built or loaded ``method``
-    (GalaxAlign, or any method with the EmbedsText capability).
+    """The ``top`` images of ``data`` most similar to ``query`` under a built or loaded ``method`` (any with
+    the EmbedsText capability); ``as_prompt``: phrased as the method phrases queries (``query_text``).
 
     ``image_embeddings`` (``method.embed(data)``) can be passed to search one set many times.
     """
@@ -47,7 +48,7 @@ def text_search(
         raise BenchError("the search query is empty", 'pass a description, e.g. --query "barred spiral"')
     if top < 1:
         raise BenchError(f"--top {top} is not positive", "ask for at least one match")
-    text = query_text(query) if as_prompt else query.strip()
+    text = query_text(method, query) if as_prompt else query.strip()
     images = image_embeddings if image_embeddings is not None else method.embed(data)
     similarity = images @ method.embed_text([text])[0]
     scores, indices = torch.topk(similarity, min(top, len(data)))
