@@ -28,6 +28,7 @@ from bench.api.profiles import PROFILES
 from bench.api.weights import ResolvedWeights
 from bench.train.checkpoint import differences
 from methods.clip.model import create_clip
+from methods.galaxalign.model import VIT16
 
 State = dict[str, torch.Tensor]
 Spoil = Callable[[State, Path], None]  # writes a wrong weights file at the path, given the right state
@@ -191,7 +192,7 @@ def test_msn_refuses_a_folder_without_its_weights(kind: str, tmp_path: Path) -> 
 
 # --- open_clip: GalaxAlign's CLIP ----------------------------------------------------------------
 
-CLIP_MODEL = "galaxalign-tiny-vit"  # open_clip's ViT CLIP at a few layers: the loader is the same
+CLIP_MODEL = VIT16.tiny_model  # open_clip's ViT CLIP at a few layers: the loader is the same
 CLIP_KEY = "visual.transformer.resblocks.0.mlp.c_fc.weight"
 CLIP_IDENTIFIER = "open_clip/ViT-B-16.laion2b_s34b_b88k"
 CLIP_FIX = f"point --weights galaxalign-vit16= / BENCH_WEIGHTS_DIR at the files of {CLIP_IDENTIFIER}"
