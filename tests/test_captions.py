@@ -369,3 +369,17 @@ def test_bench_run_takes_captions_for_the_cells_that_use_them(tmp_path: Path, mo
     captions_card(monkeypatch, "resnet18")
     result = CliRunner().invoke(app, [*args, "--captions", str(tmp_path / "absent.csv")])
     assert result.exit_code == 2 and "no such source or file" in result.output
+
+
+def test_cosmoclip_cells_take_blips_captions_at_full_size_and_the_datasets_own_in_the_demo(tmp_path: Path) -> None:
+    data = DataOptions(str(tmp_path))
+    demo_cell = RunSpec("cosmoclip-vit16", "demo:3", tasks=("zeroshot",))
+    paper_cell = dataclasses.replace(demo_cell, profile="paper", init="pretrained")
+    assert sources.cell_source(None, "cosmoclip-vit16", "demo", "demo:3", data).kind == "rendered"
+    recipe = sources.cell_source(None, "cosmoclip-vit16", "paper", "demo:3", data)
+    assert recipe.kind == "blip" and recipe.model == sources.DEFAULT_BLIP_MODEL
+    assert sources.cell_source("classes", "cosmoclip-vit16", "paper", "demo:3", data).kind == "classes"
+    [demo_input, paper_input] = with_inputs([demo_cell, paper_cell], RunSettings(results=tmp_path, data=data))
+    assert dict(demo_input.inputs)["captions"].startswith("rendered")
+    # not written yet: the grid goes on and this cell alone fails, naming `bench captions blip`
+    assert dict(paper_input.inputs)["captions"] == f"blip {sources.DEFAULT_BLIP_MODEL}, not written yet"

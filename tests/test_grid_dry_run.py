@@ -66,8 +66,9 @@ def test_cli_dry_run_of_the_paper_grid_on_cuda(tmp_path: Path, run_bench) -> Non
     result = run_bench(["run", "--grid", "paper", "--profile", "paper", "--dry-run", "--device", "cuda",
                         "--perf", str(perf), "--results", str(tmp_path / "results")])
     assert result.exit_code == 0, result.output
-    assert "600 cells: 0 done" in result.output and "estimated time left on cuda" in result.output
-    assert "for the 582 of 600 cells" in result.output and "no estimate for zoobot-maxvit" in result.output
+    assert "624 cells: 0 done" in result.output and "estimated time left on cuda" in result.output
+    assert "for the 582 of 624 cells" in result.output
+    assert "no estimate for clip-vit16, cosmoclip-vit16, paperclip-vit16, zoobot-maxvit" in result.output
     assert "galaxy_mnist_224" in result.output  # the paper's GalaxyMNIST, at its models' 224 px
     assert not (tmp_path / "results").exists()  # nothing ran
 
@@ -81,17 +82,17 @@ def test_cli_dry_run_of_the_paper_grid_under_the_demo_profile_counts_done_cells(
     result = run_bench(["run", "--grid", "paper", "--profile", "demo", "--all-seeds", "--dry-run", "--results",
                         str(results)])
     assert result.exit_code == 0, result.output
-    assert "588 cells: 1 done" in result.output and "demo_mnist" in result.output
+    assert "612 cells: 1 done" in result.output and "demo_mnist" in result.output
     result = run_bench(["run", "--grid", "paper", "--all-seeds", "--shard", "1/4", "--dry-run", "--results",
                         str(results)])
-    assert "147 cells" in result.output
+    assert "153 cells" in result.output
 
 
 def test_cli_grids_lists_the_shipped_grids(run_bench) -> None:
     result = run_bench(["grids"])
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    for name, count in (("table2", 120), ("table3", 120), ("fig6", 504), ("table4", 72), ("paper", 600)):
+    for name, count in (("table2", 120), ("table3", 120), ("fig6", 504), ("table4", 72), ("vlm", 36), ("paper", 624)):
         assert any(line.split("│")[1:3] == [f" {name} ".ljust(8), f" {count} ".ljust(7)] for line in lines)
 
 

@@ -27,7 +27,7 @@ def adaptations(specs: list[RunSpec]) -> dict[str, set[str]]:
 
 
 def test_shipped_grids_hold_the_papers_cells() -> None:
-    assert set(grids.shipped()) == {"table2", "table3", "fig6", "table4", "paper"}
+    assert set(grids.shipped()) == {"table2", "table3", "fig6", "table4", "vlm", "paper"}
     table2 = grids.load("table2").specs("paper")
     default = {m: "full" if m.startswith("galaxalign") else "default" for m in EVERY}
     assert cells(table2) == {(m, d, default[m], 1.0, s) for m in EVERY for d in PAPER_DATASETS for s in (0, 1, 2)}
@@ -52,17 +52,27 @@ def test_shipped_grids_hold_the_papers_cells() -> None:
             ["full", "clip", "v1", "v2", "v3", "scratch"], (0, 1, 2),
         )
     )
+    vlm = grids.load("vlm").specs("paper")
+    text_methods = {("clip-vit16", "zeroshot"), ("clip-vit16", "finetune"), ("paperclip-vit16", "default"),
+                    ("cosmoclip-vit16", "default"), ("galaxalign-vit16", "full"), ("galaxalign-convnext", "full")}
+    assert {(m, d, v, s) for m, d, v, _, s in cells(vlm)} == {
+        (m, d, v, s) for (m, v), d, s in itertools.product(text_methods, PAPER_DATASETS, (0, 1, 2))
+    }
+    assert all(spec.tasks == ("zeroshot", "text2image", "image2text") for spec in vlm)
     paper = grids.load("paper").specs("paper")
     identities = {(s.method, s.dataset, s.variant, s.adapt, s.fraction, s.seed) for s in paper}
-    assert len(paper) == len(identities) == len(deduplicate([*table2, *fig6, *table4])) == 600
-    assert all(spec.tasks == ("classify", "retrieve") and spec.init == "pretrained" for spec in paper)
+    assert len(paper) == len(identities) == len(deduplicate([*table2, *fig6, *table4, *vlm])) == 600 + 36 - 12
+    assert all(spec.init == "pretrained" for spec in paper)
+    # GalaxAlign's cells of Table 2 also serve the vision-language tasks: trained once for all five
+    assert {spec.tasks for spec in paper if spec.method.startswith("galaxalign") and spec.variant == "full"
+            and spec.fraction == 1.0} == {("classify", "retrieve", "zeroshot", "text2image", "image2text")}
 
 
 def test_a_profile_replaces_each_dataset_by_its_stand_in() -> None:
     demo = grids.load("paper").specs("demo", all_seeds=True)
     assert {spec.dataset for spec in demo} == {"demo:60", "demo_mnist:150"}
     # Table 4's scratch variant is full under random init: 12 cells run once for both.
-    assert len(demo) == 600 - 12 and all(spec.init == "random" and spec.profile == "demo" for spec in demo)
+    assert len(demo) == 624 - 12 and all(spec.init == "random" and spec.profile == "demo" for spec in demo)
     assert not any(spec.variant == "scratch" for spec in demo)
 
 

@@ -1,4 +1,5 @@
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +257,26 @@ def test_records_of_a_profiles_own_stand_in_and_of_other_sizes_report_together()
     table2 = section(board, "## Table 2")
     for name in ("`demo` for Galaxy10", "`demo:60` for Galaxy10", "`demo:20` for Galaxy10"):
         assert name in table2
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"lr": 1e-5, "weight_decay": 1e-3, "schedule": "warmup_constant", "warmup_epochs": 1.0, "warmup_steps": 2000},
+     "lr 1e-05, wd 0.001, 2,000-step warm-up + constant"),
+    ({"lr": 1e-5, "weight_decay": 0.1, "schedule": "warmup_cosine", "warmup_epochs": 1.0, "warmup_steps": None},
+     "lr 1e-05, wd 0.1, 1-epoch warm-up + cosine"),
+    ({"lr": 1e-3, "weight_decay": 0.0, "schedule": "linear"}, "lr 0.001, wd 0, linear decay, no warm-up"),
+])
+def test_the_comparability_card_names_each_schedule(config: dict[str, Any], expected: str) -> None:
+    from bench.report.comparability import lr_schedule_of
+
+    assert lr_schedule_of(record("resnet18", 0, 0.5).model_copy(update={"config": config})) == expected
+
+
+def test_runs_on_other_captions_than_their_cells_default_are_rows_of_their_own(tmp_path: Path) -> None:
+    from bench.run.frame import settings_label
+
+    cell = RunSpec("paperclip-vit16", "demo:3", tasks=("image2text",))
+    assert settings_label(replace(cell, inputs=(("captions", "rendered, version 1"),))) == ""
+    by_class = replace(cell, inputs=(("captions", "classes, tables sha256 0123"),))
+    assert settings_label(by_class) == "captions=classes, tables sha256 0123"
+    assert settings_label(replace(cell, inputs=(("captions", "file, sha256 4567"),))) == "captions=file, sha256 4567"

@@ -40,6 +40,9 @@ class MethodCard:
     # It trains on each image's own caption (bench/data/captions/), so the run's caption source is part of
     # its identity (bench/run/inputs.py), as it is for every run of a task that reads captions.
     trains_on_captions: bool = False
+    # The caption source its recipe trains on where no --captions is given (CosmoCLIP: "blip"), under the
+    # profiles of full-size models; the tiny demo models train on the dataset's own captions instead.
+    captions: str | None = None
     # The published recipe it follows, re-trained here by our loop on the benchmark's data because no fine-tuned
     # weights were released (e.g. "PAPERCLIP (Mishra-Sharma et al. 2024)"); the leaderboard labels its rows so.
     recipe_source: str | None = None

@@ -67,7 +67,9 @@ def lr_schedule_of(record: RunRecord) -> str:
     if "lr" not in config:
         return NOT_RECORDED
     schedule = str(config.get("schedule", "warmup_cosine"))  # records before FinetuneConfig.schedule
-    shape = SCHEDULES.get(schedule, f"{config.get('warmup_epochs', 1.0):g}-epoch warm-up + cosine")
+    steps = config.get("warmup_steps")
+    warmup = f"{steps:,}-step" if steps is not None else f"{config.get('warmup_epochs', 1.0):g}-epoch"
+    shape = SCHEDULES.get(schedule, f"{warmup} warm-up + {'constant' if schedule == 'warmup_constant' else 'cosine'}")
     return f"lr {config['lr']:g}, wd {config.get('weight_decay', 0.0):g}, {shape}"
 
 

@@ -6,14 +6,30 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from bench.api.data import DataOptions
+from bench.api.errors import BenchError
 from bench.api.spec import RunSpec
+from bench.data.captions import sources
 from bench.run.record import RunRecord
 
 
 def settings_label(spec: RunSpec) -> str:
-    """The hand-set overrides and options of a spec as 'key=value, ...' ('' for none)."""
+    """The hand-set overrides and options of a spec as 'key=value, ...' ('' for none), and its captions where
+    they are not its cell's default source (so that runs on other captions are never averaged together)."""
     changed = {**dict(spec.overrides), **dict(spec.options)}
+    captions = dict(spec.inputs).get("captions")
+    if captions is not None and captions.partition(",")[0] != default_captions(spec):
+        changed["captions"] = captions
     return ", ".join(f"{key}={value}" for key, value in sorted(changed.items()))
+
+
+def default_captions(spec: RunSpec) -> str | None:
+    """The label of the caption source a cell of ``spec`` takes without ``--captions`` (None for a method or
+    dataset not installed here)."""
+    try:
+        return sources.cell_source(None, spec.method, spec.profile, spec.dataset, DataOptions()).label
+    except BenchError:
+        return None
 
 
 def used_init(record: RunRecord) -> str:

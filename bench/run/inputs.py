@@ -85,17 +85,21 @@ def with_inputs(specs: Sequence[RunSpec], settings: RunSettings) -> list[RunSpec
             if Path(value).expanduser().is_file():
                 inputs[f"option {key}"] = fingerprint(value, f"--option {key}=")
         if sources.uses_captions(spec.method, spec.tasks):
-            inputs["captions"] = captions_input(spec.dataset, settings)
+            inputs["captions"] = captions_input(spec, settings)
         found.append(replace(spec, inputs=tuple(sorted(inputs.items()))))
     return found
 
 
-def captions_input(dataset: str, settings: RunSettings) -> str:
-    """The caption source a cell of ``dataset`` uses and a fingerprint of its text: its file's, else the
-    version of the text (bench/data/captions/sources.py ``text_version``)."""
-    source = sources.resolve(settings.captions, dataset, settings.data)
+def captions_input(spec: RunSpec, settings: RunSettings) -> str:
+    """The caption source a cell uses and a fingerprint of its text: its file's, else the version of the
+    text (bench/data/captions/sources.py ``text_version``). BLIP captions not written yet stop the grid
+    when ``--captions blip`` asked for them; where the cell's recipe asks (CosmoCLIP), that cell alone fails,
+    saying how to write them."""
+    source = sources.cell_source(settings.captions, spec.method, spec.profile, spec.dataset, settings.data)
     if source.kind == sources.BLIP and source.path is not None and not source.path.is_file():
-        raise BenchError(f"no BLIP captions of {dataset} by {source.model} (looked for {source.path})",
-                         f"write them with `bench captions blip --dataset {dataset} --model {source.model}`")
+        if settings.captions is None:
+            return f"{source.label}, not written yet"
+        raise BenchError(f"no BLIP captions of {spec.dataset} by {source.model} (looked for {source.path})",
+                         f"write them with `bench captions blip --dataset {spec.dataset} --model {source.model}`")
     text = fingerprint(str(source.path), "--captions") if source.path else sources.text_version(source)
     return f"{source.label}, {text}"

@@ -233,7 +233,8 @@ class Runner:
         splits = self.dataset(spec.dataset)
         captions = None
         if sources.uses_captions(spec.method, spec.tasks):
-            source = sources.resolve(self.settings.captions, spec.dataset, self.settings.data)
+            source = sources.cell_source(self.settings.captions, spec.method, spec.profile, spec.dataset,
+                                         self.settings.data)
             splits = sources.attach(splits, source, spec.dataset, self.settings.data)
             captions = source.describe()
         method = registry.create_method(spec.method)

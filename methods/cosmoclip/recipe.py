@@ -1,9 +1,12 @@
 """Every cosmoclip-vit16 setting, per profile, with its source.
 
 From CosmoCLIP (Imam et al. 2024): OpenAI's pretrained CLIP fine-tuned contrastively on image-caption
-pairs whose captions a BLIP captioning model wrote for each image (the caption source "blip": run
-`bench captions blip --dataset NAME` once; the method trains on ``train.captions``), evaluated by
-zero-shot classification and image-text retrieval.
+pairs whose captions a BLIP captioning model wrote for each image, evaluated by zero-shot
+classification and image-text retrieval. Its cells take the caption source "blip" (``MethodCard.captions``)
+unless ``--captions`` names another: run `bench captions blip --dataset NAME` once first; the method
+trains on ``train.captions``. The demo profile's tiny random models cannot use BLIP (no weights offline),
+so there the dataset's own captions stand in (the demo's rendered ones; every record's ``data.captions``
+names its source).
 
 Not stated in the text we have (the abstract), chosen by us:
 - the backbone: ViT-B/16 (open_clip ``ViT-B-16``/``openai``), as clip-vit16 and paperclip-vit16, so the

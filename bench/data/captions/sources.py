@@ -4,9 +4,10 @@ A source is one of: the dataset's own captions, which its loader attaches (``Dat
 synthetic sets': "rendered"); "classes", each image's class description (bench/data/captions/classes.py);
 "blip", the cached BLIP captions of the dataset (``bench captions blip``, bench/data/captions/blip.py); or a
 user CSV file of ``index,caption`` rows, index being the image's number in its whole dataset
-(``GalaxyData.image_ids``). By default a run takes the dataset's own captions where it has them, else
-"classes". Only cells that use captions take a source (``uses_captions``): a method trained on each image's
-own caption, or a cross-modal retrieval task.
+(``GalaxyData.image_ids``). By default a run takes the source its method's recipe names
+(``MethodCard.captions``: CosmoCLIP's BLIP captions, under the profiles of full-size models), else the
+dataset's own captions where it has them, else "classes". Only cells that use captions take a source
+(``uses_captions``): a method trained on each image's own caption, or a cross-modal retrieval task.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from bench.api import registry
 from bench.api.data import DataOptions, DatasetSplits, GalaxyData
 from bench.api.errors import BenchError
+from bench.api.profiles import get_profile
 from bench.data.captions import classes, rendered
 from bench.data.fetch import DEFAULT_DATA_DIR
 
@@ -62,6 +64,13 @@ def uses_captions(method: str, tasks: Sequence[str]) -> bool:
     """Whether a cell of ``method`` evaluating ``tasks`` reads per-image captions (read from the method's card:
     no torch import)."""
     return registry.method_card(method).trains_on_captions or bool(CAPTION_TASKS & set(tasks))
+
+
+def cell_source(flag: str | None, method: str, profile: str, dataset: str, options: DataOptions) -> CaptionSource:
+    """The source of a cell: ``--captions flag``, else the one the method's recipe trains on under a profile
+    of full-size models (``MethodCard.captions``), else the dataset's default."""
+    recipe = registry.method_card(method).captions if get_profile(profile).model_scale != "tiny" else None
+    return resolve(flag or recipe, dataset, options)
 
 
 def resolve(flag: str | None, dataset: str, options: DataOptions) -> CaptionSource:
@@ -120,7 +129,7 @@ def _each(splits: DatasetSplits, captions_of: Callable[[GalaxyData], tuple[str, 
 
 def _fix(source: CaptionSource, dataset: str) -> str:
     if source.kind == BLIP:
-        return f"write it again with `bench captions blip --dataset {dataset} --model {source.model}`"
+        return f"write it with `bench captions blip --dataset {dataset} --model {source.model}`"
     return "write one row index,caption per image (index: its number in the whole dataset), UTF-8, header index,caption"
 
 
