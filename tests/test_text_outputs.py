@@ -63,8 +63,8 @@ def data(captions: tuple[str, ...] | None = CAPTIONS, classes: tuple[str, ...] =
 def test_zeroshot_classifier_is_clips_template_average(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(outputs_module, "TEXT_BATCH", 3)
     method, test = TextMethod(), data()
-    out = compute_outputs(method, test, ["zeroshot"], text_table="galaxy_mnist")  # type: ignore[arg-type]
     text = class_text(CLASSES, "galaxy_mnist")
+    out = compute_outputs(method, test, ["zeroshot"], class_text=text)  # type: ignore[arg-type]
     assert len(text.templates) > 1 and all(len(call) <= 3 for call in method.text_calls)
     assert [t for call in method.text_calls for t in call] == [p for c in range(4) for p in text.prompts(c)]
     expected = torch.stack([F.normalize(F.normalize(torch.stack([text_vector(p) for p in text.prompts(c)]), dim=1)
@@ -106,8 +106,10 @@ def test_text_tasks_name_what_is_missing() -> None:
     assert compute_outputs(ImageOnly(), data(), ["classify"]).scores is not None  # type: ignore[arg-type]
     with pytest.raises(BenchError, match=r"test split of fake test has no captions.*--captions"):
         compute_outputs(TextMethod(), data(captions=None), ["text2image"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs the dataset's class text"):  # the caller's bug, not the user's
+        compute_outputs(TextMethod(), data(), ["zeroshot"])  # type: ignore[arg-type]
     with pytest.raises(BenchError, match="no text description for class 'quasar'"):
-        compute_outputs(TextMethod(), data(classes=("smooth_round", "quasar")), ["zeroshot"])  # type: ignore[arg-type]
+        class_text(("smooth_round", "quasar"), "galaxy_mnist")  # what the runner asks before training
 
 
 def test_a_text_task_on_an_image_only_method_fails_before_training(tmp_path: Path) -> None:

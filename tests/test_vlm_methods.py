@@ -22,11 +22,11 @@ from bench.api.profiles import PROFILES
 from bench.api.spec import RunSpec
 from bench.data import demo
 from bench.data.captions import classes
+from bench.eval.outputs import zeroshot_classifier
 from bench.run.runner import Runner, RunSettings
 from bench.train.loop import TrainsObjectives, lr_factor
 from methods.clip.plugin import ClipViT16, ContrastiveClip, caption_recall
 from methods.clip.stage import text_table
-from methods.clip.text import zeroshot_classifier
 from methods.cosmoclip.plugin import CosmoclipViT16
 from methods.paperclip.plugin import PaperclipViT16
 
@@ -101,11 +101,11 @@ def test_caption_recall_matches_brute_force_with_pessimistic_ties() -> None:
         hits = 0
         for i in range(n):
             own = float(image[i] @ text[caption_of[i]])
-            higher = sum(float(image[i] @ text[j]) > own for j in range(m))
-            hits += higher < k
+            tied_or_higher = sum(float(image[i] @ text[j]) >= own for j in range(m) if j != caption_of[i])
+            hits += tied_or_higher < k
         assert caption_recall(image, text, caption_of, k) == pytest.approx(hits / n)
     tied = torch.ones(3, 2)
-    assert caption_recall(tied, torch.ones(4, 2), torch.tensor([0, 1, 2]), 1) == 1.0  # nothing strictly higher
+    assert caption_recall(tied, torch.ones(4, 2), torch.tensor([0, 1, 2]), 1) == 0.0  # every other caption ties
 
 
 def test_text_table_indexes_distinct_texts_in_first_seen_order(splits: DatasetSplits) -> None:
@@ -124,7 +124,7 @@ def test_clip_trains_on_class_sentences_and_predicts_zero_shot(splits: DatasetSp
         prompts = method.embed_text(first.prompts(c))
         expected.append(torch.nn.functional.normalize(prompts.mean(0), dim=0))
     classifier = torch.stack(expected)
-    assert torch.allclose(zeroshot_classifier(method.embed_text, method.class_text), classifier, atol=1e-6)
+    assert torch.allclose(zeroshot_classifier(method, method.class_text), classifier, atol=1e-6)
     scale = float(method.model.logit_scale.detach().exp())
     assert torch.allclose(method.predict(splits.test), image @ classifier.T * scale, atol=1e-4)
 

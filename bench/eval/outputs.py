@@ -15,6 +15,7 @@ from bench.api.data import GalaxyData
 from bench.api.errors import BenchError
 from bench.api.method import Method
 from bench.api.task import ModelOutputs, Output, UndefinedMetric
+from bench.api.text import ClassText
 
 TEXT_OUTPUTS: frozenset[Output] = frozenset({"class_text", "caption_text"})
 TEXT_BATCH = 256  # texts embedded per call
@@ -38,25 +39,27 @@ def text_method(method: Method, tasks: Iterable[str]) -> EmbedsText | None:
 
 def compute_outputs(
     method: Method, test: GalaxyData, tasks: Iterable[str], device: torch.device | None = None,
-    text_table: str | None = None,
+    class_text: ClassText | None = None,
 ) -> ModelOutputs:
     """One pass of ``method`` over ``test`` for what ``tasks`` need. The embeddings (and text embeddings)
     are moved to ``device`` (when given), so that retrieval ranks them there: on a GPU, in a fraction of
-    the CPU's time. ``text_table`` is the dataset's table of class descriptions and zero-shot templates
-    (``DatasetInfo.text``), for the zero-shot classifier."""
+    the CPU's time. ``class_text`` (the dataset's class descriptions and zero-shot templates) makes the
+    zero-shot classifier."""
     tasks = tuple(tasks)
     needs = needed_outputs(tasks)
     texts = text_method(method, tasks)
     captions = caption_rows(test) if "caption_text" in needs else None
-    class_text = caption_text = caption_of = None
+    classifier = caption_text = caption_of = None
     if texts is not None and "class_text" in needs:
-        class_text = zeroshot_classifier(texts, test.class_names, text_table).to(device)
+        if class_text is None:
+            raise ValueError("the zeroshot task needs the dataset's class text: pass compute_outputs(class_text=...)")
+        classifier = zeroshot_classifier(texts, class_text).to(device)
     if texts is not None and captions is not None:
         caption_text, caption_of = embed_texts(texts, captions[0]).to(device), captions[1].to(device)
     outputs = ModelOutputs(
         embeddings=method.embed(test).to(device) if "embeddings" in needs else None,
         scores=method.predict(test) if "scores" in needs else None,
-        class_text=class_text, caption_text=caption_text, caption_of=caption_of,
+        class_text=classifier, caption_text=caption_text, caption_of=caption_of,
     )
     for name in sorted(needs):
         if not torch.isfinite(outputs.require(name)).all():
@@ -73,15 +76,13 @@ def embed_texts(method: EmbedsText, texts: list[str]) -> torch.Tensor:
     return F.normalize(torch.cat(parts).float(), dim=1)
 
 
-def zeroshot_classifier(method: EmbedsText, class_names: tuple[str, ...], text_table: str | None) -> torch.Tensor:
+def zeroshot_classifier(method: EmbedsText, text: ClassText) -> torch.Tensor:
     """(C, D): each class's prompts (its description in every zero-shot template) embedded, L2-normalised,
-    averaged over templates and normalised again: CLIP's zero-shot classifier. BenchError for a class
-    without a description."""
-    from bench.data.captions.classes import class_text
-
-    text = class_text(class_names, text_table)
-    prompts = [prompt for index in range(len(class_names)) for prompt in text.prompts(index)]
-    embedded = embed_texts(method, prompts).reshape(len(class_names), len(text.templates), -1)
+    averaged over templates and normalised again: CLIP's zero-shot classifier (Radford et al. 2021,
+    prompt ensembling)."""
+    count = len(text.descriptions)
+    prompts = [prompt for index in range(count) for prompt in text.prompts(index)]
+    embedded = embed_texts(method, prompts).reshape(count, len(text.templates), -1)
     return F.normalize(embedded.mean(dim=1), dim=1)
 
 

@@ -25,9 +25,16 @@ from bench.api.errors import BenchError
 from bench.api.method import BuildContext, FinetuneConfig, Method
 from bench.api.profiles import get_profile
 from bench.api.spec import RunSpec
-from bench.data.captions import sources
+from bench.data.captions import classes, sources
 from bench.data.splits import nested_fraction
-from bench.eval.outputs import compute_outputs, evaluate, evaluate_subsets, text_method, thin_classes
+from bench.eval.outputs import (
+    compute_outputs,
+    evaluate,
+    evaluate_subsets,
+    needed_outputs,
+    text_method,
+    thin_classes,
+)
 from bench.io.atomic import remove_stale_temps
 from bench.io.progress import console, progress_bar
 from bench.run import claims, provenance, ranks
@@ -259,12 +266,14 @@ class Runner:
         for warning in thin_classes(splits.test.labels, splits.class_names, spec.tasks):
             console.print(f"[yellow]warning:[/] {_cell(spec)}: {warning}", soft_wrap=True)
         text_method(method, spec.tasks)  # a task that needs text, a method that cannot embed it: fail before training
+        class_text = (classes.class_text(splits.class_names, context.text_table)  # a class without a description too
+                      if "class_text" in needed_outputs(spec.tasks) else None)
         weights = method.build(context)
         train = splits.train.subset(nested_fraction(splits.train.labels, spec.fraction, spec.seed))
         fit = method.finetune(train, splits.val, cfg)
         if train_only:
             return {}
-        outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device, context.text_table)
+        outputs = compute_outputs(method, splits.test, spec.tasks, self.settings.device, class_text)
         labels = splits.test.labels
         evaluation = evaluate(outputs, labels, spec.tasks)
         subsets = evaluate_subsets(outputs, labels, spec.tasks, splits.test_subsets)

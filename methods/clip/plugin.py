@@ -18,6 +18,8 @@ from bench.api.text import ClassText
 from bench.api.weights import ResolvedWeights
 from bench.data.captions import classes
 from bench.eval import metrics
+from bench.eval.crossmodal import best_positive_ranks, caption_positives, hits_at
+from bench.eval.outputs import zeroshot_classifier
 from bench.train.preprocess import Augmentation, Preprocessing
 from methods.clip import cards
 from methods.clip.base import ClipBase
@@ -25,7 +27,7 @@ from methods.clip.loss import matching_pair_contrastive
 from methods.clip.model import ClipArch
 from methods.clip.recipe import RECIPES, Recipe, recipe_for
 from methods.clip.stage import ContrastiveCall, contrastive_objective, image_text_loss, text_table
-from methods.clip.text import read_overrides, zeroshot_classifier
+from methods.clip.text import read_overrides
 
 CHECKPOINT_FORMAT = "clip-checkpoint/1"
 OPENAI_VIT16 = ClipArch("ViT-B-16", "openai", "clip-tiny-vit16", False)  # PAPERCLIP's base model
@@ -46,11 +48,10 @@ class ClipFitReport(FitReport):
 
 def caption_recall(image: torch.Tensor, text: torch.Tensor, caption_of: torch.Tensor, k: int) -> float:
     """Image-to-text recall@k: the share of images whose own caption (row ``caption_of[i]`` of the distinct
-    captions' embeddings ``text``) is among their ``k`` most similar captions; ties count against (a hit
-    needs fewer than ``k`` captions scoring strictly higher than its own)."""
-    similarity = image @ text.T
-    own = similarity.gather(1, caption_of[:, None])
-    return float(((similarity > own).sum(1) < k).float().mean())
+    captions' embeddings ``text``) is among their ``k`` most similar captions, ties counted against the image
+    as the image2text task counts them (bench/eval/crossmodal.py)."""
+    ranks = best_positive_ranks(image @ text.T, caption_positives(caption_of, text.shape[0]))
+    return float(hits_at(ranks, k).float().mean())
 
 
 class ContrastiveClip(ClipBase):
@@ -119,7 +120,7 @@ class ContrastiveClip(ClipBase):
     def predict(self, data: GalaxyData) -> torch.Tensor:
         """(N, C) zero-shot class scores: scaled cosine similarities to CLIP's zero-shot classifier of the
         class descriptions (every template, averaged)."""
-        classifier = zeroshot_classifier(self.embed_text, self.class_text)
+        classifier = zeroshot_classifier(self, self.class_text)
         return self.embed(data) @ classifier.T * float(self.model.logit_scale.detach().exp())
 
     # --- TrainsObjectives ------------------------------------------------------------------
