@@ -108,6 +108,18 @@ def test_the_first_stop_signal_raises_and_later_ones_do_not_cut_its_clean_up_sho
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
 
 
+def test_a_stop_signal_its_parent_left_blocked_still_stops_the_process() -> None:
+    script = ("import sys, time\nfrom bench.run.interrupt import Stopped, sigterm_interrupts\ntry:\n"
+              "    with sigterm_interrupts():\n        print('ready', flush=True)\n        time.sleep(60)\n"
+              "except Stopped:\n    sys.exit(143)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                             preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}))
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == 143  # blocked, it would sleep on
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--partition", "gpu"], "--partition only apply to --executor slurm"),
     (["--executor", "slurm", "--workers", "2"], "--workers only apply to --executor local"),

@@ -30,10 +30,15 @@ def stop_signals(signals: Iterable[signal.Signals]) -> Iterator[None]:
             stopping = True
             raise Stopped(signum)
 
+    signals = list(signals)
     previous = {each: signal.signal(each, stop) for each in signals}
+    # A process inherits its parent's blocked signals (e.g. a test runner's, a launcher's): blocked, a stop
+    # signal would wait unseen while the process runs on.
+    blocked = signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     try:
         yield
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for each, handler in previous.items():
             signal.signal(each, handler)
 
