@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bench.api.method import FinetuneConfig, Schedule
 from bench.api.profiles import Profile
@@ -54,7 +55,10 @@ class Recipe:
         )
 
 
-def recipe_for(recipes: Mapping[str, Recipe], profile: Profile) -> Recipe:
+AnyRecipe = TypeVar("AnyRecipe", bound=Recipe)
+
+
+def recipe_for(recipes: Mapping[str, AnyRecipe], profile: Profile) -> AnyRecipe:
     """The recipe of ``profile``; a profile added later gets the one of its model scale."""
     if profile.name in recipes:
         return recipes[profile.name]

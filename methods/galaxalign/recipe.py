@@ -33,30 +33,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.api.method import FinetuneConfig
+from bench.api.method import Schedule
 from bench.api.profiles import Profile
+from methods.clip import recipe as clip_recipe
 
 
-@dataclass(frozen=True)
-class Recipe:
+@dataclass(frozen=True, kw_only=True)
+class Recipe(clip_recipe.Recipe):
+    """A CLIP fine-tune's settings (``epochs`` bounds every stage trained to convergence; each step takes
+    ``batch_size`` galaxies, each bringing one symbol of its class), and GalaxAlign's own."""
+
     stage1_epochs: int  # fixed length of the stage-1 warm-up (full, v1, scratch); --option stage1_epochs=N
-    lr: float
-    weight_decay: float  # AdamW; none on biases, norms and the temperature
-    warmup_epochs: float  # linear learning-rate warm-up at the start of every stage
     symbols_per_class: int  # pre-rendered symbols per class that training draws from
-    batch_size: int | None = None  # galaxies per step; None: the profile's, as for every method
-
-    def finetune_config(self, profile: Profile) -> FinetuneConfig:
-        """``epochs`` bounds every stage trained to convergence; each step takes ``batch_size``
-        galaxies (the recipe's, else the profile's), each bringing one symbol of its class."""
-        return FinetuneConfig(
-            epochs=profile.epochs,
-            batch_size=profile.batch_size if self.batch_size is None else self.batch_size,
-            lr=self.lr,
-            weight_decay=self.weight_decay,
-            warmup_epochs=self.warmup_epochs,
-            patience=profile.patience,
-        )
+    schedule: Schedule = "warmup_cosine"  # linear warm-up at the start of every stage, then cosine decay
 
 
 PAPER_BATCH_SIZE = 512  # the README's global batch: 256 per GPU on 2 GPUs
@@ -69,6 +58,4 @@ RECIPES: dict[str, Recipe] = {
 
 def recipe_for(profile: Profile) -> Recipe:
     """The recipe of ``profile``; a profile added later gets the one of its model scale."""
-    if profile.name in RECIPES:
-        return RECIPES[profile.name]
-    return RECIPES["demo" if profile.model_scale == "tiny" else "paper"]
+    return clip_recipe.recipe_for(RECIPES, profile)
